@@ -1,0 +1,216 @@
+"""Keypoint topologies as data: names, limbs for drawing, left/right pairs, and maps between them.
+
+Every other module takes joint orders from here, so a topology is defined exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Colours (RGB, 0-255) for drawing: one per body side, so a mirrored skeleton is easy to spot.
+SIDE_COLOURS_RGB = {"left": (0, 140, 255), "right": (255, 120, 0), "centre": (40, 200, 60)}
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A named keypoint set.
+
+    Attributes:
+        name: topology name as published in SkeletonArray.skeleton.
+        keypoint_names: joint names in array order.
+        limbs: (a, b) index pairs drawn as lines.
+        flip_pairs: (left, right) index pairs swapped by a horizontal mirror.
+    """
+
+    name: str
+    keypoint_names: tuple[str, ...]
+    limbs: tuple[tuple[int, int], ...]
+    flip_pairs: tuple[tuple[int, int], ...]
+
+    @property
+    def num_keypoints(self) -> int:
+        return len(self.keypoint_names)
+
+    def index(self, name: str) -> int:
+        return self.keypoint_names.index(name)
+
+    def side(self, i: int) -> str:
+        """'left', 'right' or 'centre' for keypoint i, from its name."""
+        name = self.keypoint_names[i]
+        if name.startswith("left_"):
+            return "left"
+        if name.startswith("right_"):
+            return "right"
+        return "centre"
+
+    def limb_side(self, limb: tuple[int, int]) -> str:
+        """A limb is left/right when both ends are on that side, else centre."""
+        a, b = self.side(limb[0]), self.side(limb[1])
+        return a if a == b else "centre"
+
+    def flip_permutation(self) -> np.ndarray:
+        """Index array that reorders keypoints after a horizontal mirror."""
+        perm = np.arange(self.num_keypoints)
+        for left, right in self.flip_pairs:
+            perm[left], perm[right] = right, left
+        return perm
+
+
+def _pairs(names: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    """All (left_x, right_x) index pairs, derived from the names so they cannot drift."""
+    pairs = []
+    for i, name in enumerate(names):
+        if name.startswith("left_"):
+            pairs.append((i, names.index("right_" + name[len("left_"):])))
+    return tuple(pairs)
+
+
+def _limbs(names: tuple[str, ...], named: list[tuple[str, str]]) -> tuple[tuple[int, int], ...]:
+    return tuple((names.index(a), names.index(b)) for a, b in named)
+
+
+_COCO17_NAMES = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+_BODY_LIMBS = [
+    ("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"),
+    ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"),
+    ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+    ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+    ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+    ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+]
+COCO17 = Topology(
+    name="coco17",
+    keypoint_names=_COCO17_NAMES,
+    limbs=_limbs(_COCO17_NAMES, _BODY_LIMBS + [
+        ("nose", "left_eye"), ("nose", "right_eye"), ("left_eye", "left_ear"),
+        ("right_eye", "right_ear"),
+    ]),
+    flip_pairs=_pairs(_COCO17_NAMES),
+)
+
+_BLAZEPOSE33_NAMES = (
+    "nose", "left_eye_inner", "left_eye", "left_eye_outer",
+    "right_eye_inner", "right_eye", "right_eye_outer", "left_ear", "right_ear",
+    "mouth_left", "mouth_right", "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_pinky", "right_pinky", "left_index", "right_index",
+    "left_thumb", "right_thumb", "left_hip", "right_hip", "left_knee", "right_knee",
+    "left_ankle", "right_ankle", "left_heel", "right_heel", "left_foot_index", "right_foot_index",
+)
+BLAZEPOSE33 = Topology(
+    name="blazepose33",
+    keypoint_names=_BLAZEPOSE33_NAMES,
+    limbs=_limbs(_BLAZEPOSE33_NAMES, _BODY_LIMBS + [
+        ("nose", "left_eye_inner"), ("left_eye_inner", "left_eye"), ("left_eye", "left_eye_outer"),
+        ("left_eye_outer", "left_ear"), ("nose", "right_eye_inner"),
+        ("right_eye_inner", "right_eye"), ("right_eye", "right_eye_outer"),
+        ("right_eye_outer", "right_ear"), ("mouth_left", "mouth_right"),
+        ("left_wrist", "left_pinky"), ("left_wrist", "left_index"), ("left_pinky", "left_index"),
+        ("left_wrist", "left_thumb"), ("right_wrist", "right_pinky"),
+        ("right_wrist", "right_index"), ("right_pinky", "right_index"),
+        ("right_wrist", "right_thumb"), ("left_ankle", "left_heel"),
+        ("left_heel", "left_foot_index"), ("left_ankle", "left_foot_index"),
+        ("right_ankle", "right_heel"), ("right_heel", "right_foot_index"),
+        ("right_ankle", "right_foot_index"),
+    ]),
+    flip_pairs=_pairs(_BLAZEPOSE33_NAMES),
+)
+
+# The 17-joint body of Human3.6M-style lifters (VideoPose3D order). "neck" and "head" are defined
+# so that both a 2D detector and motion capture can produce them (see LIFTER_FROM_COCO17):
+# head = centre of the head (mid-ears), neck = halfway between thorax and head.
+_H36M17_NAMES = (
+    "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+    "spine", "thorax", "neck", "head",
+    "left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist",
+)
+H36M17 = Topology(
+    name="h36m17",
+    keypoint_names=_H36M17_NAMES,
+    limbs=_limbs(_H36M17_NAMES, [
+        ("pelvis", "right_hip"), ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+        ("pelvis", "left_hip"), ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+        ("pelvis", "spine"), ("spine", "thorax"), ("thorax", "neck"), ("neck", "head"),
+        ("thorax", "left_shoulder"), ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+        ("thorax", "right_shoulder"), ("right_shoulder", "right_elbow"),
+        ("right_elbow", "right_wrist"),
+    ]),
+    flip_pairs=_pairs(_H36M17_NAMES),
+)
+
+TOPOLOGIES = {t.name: t for t in (COCO17, BLAZEPOSE33, H36M17)}
+
+
+def get_topology(name: str) -> Topology:
+    try:
+        return TOPOLOGIES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown skeleton {name!r}: use one of {sorted(TOPOLOGIES)}"
+        ) from None
+
+
+def index_map(source: Topology, target: Topology) -> np.ndarray:
+    """Indices into `source` for each joint of `target`, matched by name (-1 where absent)."""
+    return np.array(
+        [source.keypoint_names.index(n) if n in source.keypoint_names else -1
+         for n in target.keypoint_names],
+        dtype=np.int64,
+    )
+
+
+BLAZEPOSE33_TO_COCO17 = index_map(BLAZEPOSE33, COCO17)
+
+
+def _lifter_weights() -> np.ndarray:
+    """(17 lifter joints, 17 COCO joints) weights: lifter joint = weights @ COCO keypoints.
+
+    pelvis = mid-hip, thorax = mid-shoulder, spine = midway pelvis-thorax, head = mid-ears,
+    neck = midway thorax-head; limbs are the COCO joints of the same name.
+    """
+    c = COCO17.index
+    w = np.zeros((H36M17.num_keypoints, COCO17.num_keypoints), dtype=np.float32)
+    for j, name in enumerate(H36M17.keypoint_names):
+        if name in COCO17.keypoint_names:
+            w[j, c(name)] = 1.0
+    pelvis = {c("left_hip"): 0.5, c("right_hip"): 0.5}
+    thorax = {c("left_shoulder"): 0.5, c("right_shoulder"): 0.5}
+    head = {c("left_ear"): 0.5, c("right_ear"): 0.5}
+    for name, parts in (
+        ("pelvis", [pelvis]), ("thorax", [thorax]), ("head", [head]),
+        ("spine", [pelvis, thorax]), ("neck", [thorax, head]),
+    ):
+        for part in parts:
+            for k, v in part.items():
+                w[H36M17.index(name), k] += v / len(parts)
+    return w
+
+
+# Linear map from COCO-17 2D keypoints to the lifter's 17 joints (rows sum to 1).
+LIFTER_FROM_COCO17 = _lifter_weights()
+
+
+def lifter_inputs_from_coco17(keypoints: np.ndarray) -> np.ndarray:
+    """(..., 17, 3) COCO x, y, score -> (..., 17, 3) lifter joints.
+
+    Positions are weighted means; the score of a derived joint is the minimum score of the joints
+    it is made from, so a guessed part never looks more certain than its weakest source.
+    """
+    xy = np.einsum("jk,...kc->...jc", LIFTER_FROM_COCO17, keypoints[..., :2])
+    used = LIFTER_FROM_COCO17 > 0
+    scores = np.where(used, keypoints[..., None, :, 2], np.inf).min(axis=-1)
+    return np.concatenate([xy, scores[..., None]], axis=-1).astype(np.float32)
+
+
+def lifter_to_topology(target: Topology) -> np.ndarray:
+    """Per joint of `target`, the lifter joint that gives its 3D position, or -1 (not estimated).
+
+    Joints of the same name are taken directly. Face joints (nose, eyes, ears, mouth) have no
+    lifter joint: callers place them at the lifter's head with score 0.
+    """
+    return index_map(H36M17, target)
