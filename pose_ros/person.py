@@ -56,12 +56,20 @@ class Person:
 
 @dataclass
 class FramePoses:
-    """Everything published for one source image."""
+    """Everything published for one source image.
 
-    stamp_s: float
+    The stamp is kept as integer nanoseconds so a ROS header is copied exactly (float seconds
+    lose sub-microsecond digits at epoch times).
+    """
+
+    stamp_ns: int
     frame_id: str
     width: int
     height: int
     skeleton: str
     keypoint_names: tuple[str, ...]
     people: list[Person] = field(default_factory=list)
+
+    @property
+    def stamp_s(self) -> float:
+        return self.stamp_ns * 1e-9
