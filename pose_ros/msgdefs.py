@@ -1,0 +1,50 @@
+"""Our message definitions (msg/*.msg) registered with rosbags, for bags and tests without ROS."""
+
+from __future__ import annotations
+
+import sys
+from functools import cache
+from pathlib import Path
+
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from rosbags.typesys.store import Typestore
+
+PACKAGE = "pose_ros"
+MESSAGE_NAMES = ("Keypoint2D", "Keypoint3D", "Skeleton", "SkeletonArray")
+
+
+def msg_dir() -> Path:
+    """The folder holding our .msg files.
+
+    Looked up in the source tree (checkout or editable install), then in <prefix>/share/pose_ros/msg
+    where both `pip install` (data_files) and a ROS 2 build (rosidl) put them.
+    """
+    here = Path(__file__).resolve().parent
+    candidates = [here.parent / "msg", Path(sys.prefix) / "share" / PACKAGE / "msg"]
+    # ROS install: <prefix>/lib/pythonX.Y/site-packages/pose_ros/msgdefs.py
+    if len(here.parents) > 3:
+        candidates.append(here.parents[3] / "share" / PACKAGE / "msg")
+    for path in candidates:
+        if all((path / f"{name}.msg").is_file() for name in MESSAGE_NAMES):
+            return path
+    raise FileNotFoundError(
+        "pose_ros message definitions not found (looked in "
+        + ", ".join(str(p) for p in candidates)
+        + "): reinstall the package with `pip install .` or build it with colcon")
+
+
+def message_definitions() -> dict[str, str]:
+    """Message name -> .msg text, in dependency order."""
+    folder = msg_dir()
+    return {name: (folder / f"{name}.msg").read_text() for name in MESSAGE_NAMES}
+
+
+@cache
+def typestore(store: Stores = Stores.ROS2_JAZZY) -> Typestore:
+    """A rosbags typestore with the standard ROS 2 types of `store` plus pose_ros/msg/*."""
+    ts = get_typestore(store)
+    types = {}
+    for name, text in message_definitions().items():
+        types.update(get_types_from_msg(text, f"{PACKAGE}/msg/{name}"))
+    ts.register(types)
+    return ts
