@@ -1,0 +1,202 @@
+"""Frame sources for the offline runner: video file, image folder, webcam, rosbag2 (MCAP/sqlite3).
+
+Every source yields `Frame`s with a BGR image and a stamp taken from the source itself: the
+video's frame time, the bag's header stamp, the webcam's capture time, and for an image folder
+(which has no time) index / fps. Problems a user can fix (missing file, unreadable video, empty
+folder, no image topic) raise PoseRosError when the source is opened, before any output is
+written.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from pose_ros.errors import PoseRosError
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+BAG_SUFFIXES = (".mcap", ".db3", ".bag")
+DEFAULT_FRAME_ID = "camera_optical_frame"
+
+
+@dataclass
+class Frame:
+    """One source image with what came with it.
+
+    Attributes:
+        index: 0-based position in the source.
+        stamp_ns: source time in integer nanoseconds (copied exactly into message headers).
+        image_bgr: (H, W, 3) uint8, OpenCV channel order.
+        frame_id: the camera optical frame the image was taken in.
+        camera_info: a sensor_msgs/CameraInfo-like message from the source, or None.
+        depth_m: (H, W) float32 metres aligned with the image, NaN where missing, or None.
+    """
+
+    index: int
+    stamp_ns: int
+    image_bgr: np.ndarray
+    frame_id: str = DEFAULT_FRAME_ID
+    camera_info: Any = None
+    depth_m: np.ndarray | None = None
+
+    @property
+    def stamp_s(self) -> float:
+        return self.stamp_ns * 1e-9
+
+
+class Source:
+    """Base class: iterate for frames; `num_frames` is a hint for progress bars (None = unknown)."""
+
+    description: str = ""
+    num_frames: int | None = None
+    fps: float | None = None
+
+    def __iter__(self) -> Iterator[Frame]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Source:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class VideoSource(Source):
+    """A video file read with OpenCV; stamps are the frames' presentation times."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.capture = cv2.VideoCapture(str(path))
+        ok, first = self.capture.read() if self.capture.isOpened() else (False, None)
+        if not ok or first is None:
+            self.capture.release()
+            raise PoseRosError(
+                f"cannot read video {path}: OpenCV could not decode a frame (not a video, "
+                f"corrupt, or a codec OpenCV lacks; convert it with "
+                f"`ffmpeg -i {path.name} -c:v libx264 out.mp4`)")
+        self._first = (first, self._position_ms(0))
+        self.fps = self.capture.get(cv2.CAP_PROP_FPS) or None
+        count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.num_frames = count if count > 0 else None
+        self.description = f"video {path} ({first.shape[1]}x{first.shape[0]}, {self.fps} fps)"
+
+    def _position_ms(self, index: int) -> float:
+        """Presentation time of the frame just read; index / fps where the container has none."""
+        ms = self.capture.get(cv2.CAP_PROP_POS_MSEC)
+        fps = self.capture.get(cv2.CAP_PROP_FPS)
+        if (ms <= 0 and index > 0) and fps > 0:
+            ms = 1000.0 * index / fps
+        return ms
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._first is None:
+            raise RuntimeError("a VideoSource can be iterated once")
+        image, ms = self._first
+        self._first = None
+        index, last_ns = 0, -1
+        while image is not None:
+            stamp_ns = max(int(round(ms * 1e6)), last_ns + 1)   # strictly increasing
+            yield Frame(index=index, stamp_ns=stamp_ns, image_bgr=image)
+            last_ns = stamp_ns
+            ok, image = self.capture.read()
+            if not ok:
+                break
+            index += 1
+            ms = self._position_ms(index)
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+class ImageFolderSource(Source):
+    """Images of a folder in sorted file-name order (or one image file); stamp = index / fps."""
+
+    def __init__(self, paths: list[Path], fps: float = 30.0, description: str = "") -> None:
+        self.paths = paths
+        self.fps = fps
+        self.num_frames = len(paths)
+        self.description = description
+
+    @classmethod
+    def from_folder(cls, folder: Path, fps: float = 30.0) -> ImageFolderSource:
+        paths = sorted(p for p in folder.iterdir()
+                       if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not paths:
+            raise PoseRosError(
+                f"no images in folder {folder} (looked for {', '.join(IMAGE_SUFFIXES)}): "
+                f"pass a folder of images, a video file, a bag or a webcam index")
+        return cls(paths, fps, f"{len(paths)} images in {folder}")
+
+    def __iter__(self) -> Iterator[Frame]:
+        for index, path in enumerate(self.paths):
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise PoseRosError(f"cannot read image {path}: not an image or corrupt")
+            yield Frame(index=index, stamp_ns=int(round(index * 1e9 / self.fps)), image_bgr=image)
+
+
+class WebcamSource(Source):
+    """A camera by OpenCV index; stamps are wall-clock capture times."""
+
+    def __init__(self, index: int) -> None:
+        self.capture = cv2.VideoCapture(index)
+        if not self.capture.isOpened():
+            raise PoseRosError(
+                f"cannot open webcam {index}: no such camera, or it is busy (list cameras with "
+                f"`v4l2-ctl --list-devices`)")
+        self.fps = self.capture.get(cv2.CAP_PROP_FPS) or None
+        self.description = f"webcam {index}"
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = 0
+        while True:
+            ok, image = self.capture.read()
+            stamp_ns = time.time_ns()
+            if not ok:
+                return
+            yield Frame(index=index, stamp_ns=stamp_ns, image_bgr=image)
+            index += 1
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+def open_source(spec: str | Path, *, topic: str | None = None, depth_topic: str | None = None,
+                camera_info_topic: str | None = None, fps: float = 30.0) -> Source:
+    """Open what `spec` names: a webcam index ("0"), a bag (folder with metadata.yaml, .mcap,
+    .db3), an image folder, an image file or a video file.
+
+    topic / depth_topic / camera_info_topic apply to bags (None = choose automatically,
+    "" = do not use); fps sets the stamps of image folders.
+    """
+    path = Path(spec)
+    if isinstance(spec, str) and spec.isdigit() and not path.exists():
+        return WebcamSource(int(spec))
+    if not path.exists():
+        raise PoseRosError(f"no such file or folder: {spec}")
+    if path.is_dir():
+        if (path / "metadata.yaml").is_file() or any(
+                p.suffix in BAG_SUFFIXES for p in path.iterdir()):
+            from pose_ros.io.bag_source import BagSource
+            return BagSource(path, topic=topic, depth_topic=depth_topic,
+                             camera_info_topic=camera_info_topic)
+        return ImageFolderSource.from_folder(path, fps)
+    if path.suffix.lower() in BAG_SUFFIXES:
+        from pose_ros.io.bag_source import BagSource
+        return BagSource(path, topic=topic, depth_topic=depth_topic,
+                         camera_info_topic=camera_info_topic)
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageFolderSource([path], fps, f"image {path}")
+    return VideoSource(path)
