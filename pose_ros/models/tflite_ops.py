@@ -1,0 +1,283 @@
+"""TFLite builtin operators as torch modules (NCHW inside), built from a flatbuffer operator.
+
+Each builder reads the operator's options and constant inputs once, at load time, and returns a
+module whose forward is plain torch ops: no shapes or paddings are computed while running.
+4D tensors are NCHW here; tensors of other ranks keep TFLite's layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import tflite
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+NHWC_TO_NCHW_AXIS = {0: 0, 1: 2, 2: 3, 3: 1}
+
+
+@dataclass
+class OpContext:
+    """What a builder needs: shapes as stored in the file (NHWC) and constant inputs."""
+
+    kind: str
+    name: str
+    op: tflite.Operator
+    in_shapes: list[tuple[int, ...]]
+    out_shape: tuple[int, ...]
+    consts: list[np.ndarray | None]
+
+    def options(self, cls: type) -> object:
+        table = self.op.BuiltinOptions()
+        opts = cls()
+        if table is not None:
+            opts.Init(table.Bytes, table.Pos)
+        return opts
+
+    def fail(self, why: str) -> ValueError:
+        from pose_ros.models.tflite_graph import UnsupportedModelError
+
+        return UnsupportedModelError(f"{self.name}: {why}")
+
+
+def _activation(ctx: OpContext, code: int) -> nn.Module:
+    acts = {0: nn.Identity, 1: nn.ReLU, 3: nn.ReLU6, 4: nn.Tanh}
+    if code == 2:
+        return nn.Hardtanh(-1.0, 1.0)
+    if code not in acts:
+        raise ctx.fail(f"fused activation {code} is not supported")
+    return acts[code]()
+
+
+def _same_padding(in_size: int, out_size: int, kernel: int, stride: int, dilation: int,
+                  ) -> tuple[int, int]:
+    """TensorFlow SAME padding (before, after); the extra pixel goes after, e.g. (0, 1)."""
+    total = max((out_size - 1) * stride + (kernel - 1) * dilation + 1 - in_size, 0)
+    return total // 2, total - total // 2
+
+
+def _param(value: np.ndarray) -> nn.Parameter:
+    return nn.Parameter(torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32)),
+                        requires_grad=False)
+
+
+class Conv(nn.Module):
+    """CONV_2D / DEPTHWISE_CONV_2D with bias and fused activation; uneven padding pre-applied."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray | None, stride: tuple[int, int],
+                 dilation: tuple[int, int], pad_tblr: tuple[int, int, int, int], groups: int,
+                 act: nn.Module) -> None:
+        super().__init__()
+        self.weight = _param(weight)
+        self.bias = _param(bias) if bias is not None else None
+        self.stride, self.dilation, self.groups, self.act = stride, dilation, groups, act
+        top, bottom, left, right = pad_tblr
+        self.symmetric = top == bottom and left == right
+        self.padding = (top, left) if self.symmetric else (0, 0)
+        self.pre_pad = (left, right, top, bottom)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.symmetric:
+            x = F.pad(x, self.pre_pad)
+        x = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                     self.groups)
+        return self.act(x)
+
+
+def build_conv(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    depthwise = ctx.kind == "DEPTHWISE_CONV_2D"
+    opts = ctx.options(tflite.DepthwiseConv2DOptions if depthwise else tflite.Conv2DOptions)
+    weight, bias = ctx.consts[1], ctx.consts[2] if len(ctx.consts) > 2 else None
+    if weight is None:
+        raise ctx.fail("weights are not constant")
+    _, in_h, in_w, in_c = ctx.in_shapes[0]
+    _, out_h, out_w, _ = ctx.out_shape
+    _, kh, kw, _ = weight.shape
+    stride = (opts.StrideH(), opts.StrideW())
+    dilation = (opts.DilationHFactor(), opts.DilationWFactor())
+    if opts.Padding() == tflite.Padding.SAME:
+        pad = (*_same_padding(in_h, out_h, kh, stride[0], dilation[0]),
+               *_same_padding(in_w, out_w, kw, stride[1], dilation[1]))
+    else:
+        pad = (0, 0, 0, 0)
+    if depthwise:  # (1, kh, kw, C*m) -> (C*m, 1, kh, kw), groups = C
+        weight, groups = weight.transpose(3, 0, 1, 2), in_c
+    else:  # OHWI -> OIHW
+        weight, groups = weight.transpose(0, 3, 1, 2), 1
+    act = _activation(ctx, opts.FusedActivationFunction())
+    return Conv(weight, bias, stride, dilation, pad, groups, act), [0]
+
+
+def _to_internal(value: np.ndarray, other_rank: int) -> np.ndarray:
+    """A constant operand broadcast against an activation, in that activation's layout."""
+    if other_rank != 4:
+        return value
+    value = value.reshape((1,) * (4 - value.ndim) + value.shape)
+    return value.transpose(0, 3, 1, 2)
+
+
+class Add(nn.Module):
+    def __init__(self, act: nn.Module, const: np.ndarray | None = None) -> None:
+        super().__init__()
+        self.act = act
+        self.const = _param(const) if const is not None else None
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+        return self.act(a + (b if self.const is None else self.const))
+
+
+def build_add(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    act = _activation(ctx, ctx.options(tflite.AddOptions).FusedActivationFunction())
+    consts = [c is not None for c in ctx.consts]
+    if not any(consts):
+        return Add(act), [0, 1]
+    if all(consts):
+        raise ctx.fail("both operands are constant")
+    live = consts.index(False)
+    const = ctx.consts[1 - live]
+    return Add(act, _to_internal(const, len(ctx.in_shapes[live]))), [live]
+
+
+class MaxPool(nn.Module):
+    def __init__(self, kernel: tuple[int, int], stride: tuple[int, int],
+                 pad_tblr: tuple[int, int, int, int], act: nn.Module) -> None:
+        super().__init__()
+        self.kernel, self.stride, self.act = kernel, stride, act
+        top, bottom, left, right = pad_tblr
+        self.pre_pad = (left, right, top, bottom)
+        self.padded = any(pad_tblr)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.padded:  # SAME max pooling ignores the padding: pad with -inf
+            x = F.pad(x, self.pre_pad, value=float("-inf"))
+        return self.act(F.max_pool2d(x, self.kernel, self.stride))
+
+
+def build_max_pool(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    opts = ctx.options(tflite.Pool2DOptions)
+    kernel, stride = (opts.FilterHeight(), opts.FilterWidth()), (opts.StrideH(), opts.StrideW())
+    _, in_h, in_w, _ = ctx.in_shapes[0]
+    _, out_h, out_w, _ = ctx.out_shape
+    pad = (0, 0, 0, 0)
+    if opts.Padding() == tflite.Padding.SAME:
+        pad = (*_same_padding(in_h, out_h, kernel[0], stride[0], 1),
+               *_same_padding(in_w, out_w, kernel[1], stride[1], 1))
+    return MaxPool(kernel, stride, pad, _activation(ctx, opts.FusedActivationFunction())), [0]
+
+
+class Pad(nn.Module):
+    def __init__(self, pad: tuple[int, ...]) -> None:
+        super().__init__()
+        self.pad = pad
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.pad(x, self.pad)
+
+
+def build_pad(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    paddings = ctx.consts[1]
+    if paddings is None or len(ctx.in_shapes[0]) != 4:
+        raise ctx.fail("only constant paddings of 4D tensors are supported")
+    (b0, b1), (t, b), (le, r), (c0, c1) = paddings.reshape(4, 2).tolist()
+    if b0 or b1:
+        raise ctx.fail("padding the batch dimension is not supported")
+    return Pad((le, r, t, b, c0, c1)), [0]
+
+
+class Reshape(nn.Module):
+    """RESHAPE with TFLite's (NHWC, row-major) element order; the batch stays first."""
+
+    def __init__(self, in_rank: int, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.in_rank, self.shape = in_rank, (-1, *shape[1:])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.in_rank == 4:
+            x = x.permute(0, 2, 3, 1)
+        x = x.reshape(self.shape)
+        return x.permute(0, 3, 1, 2) if len(self.shape) == 4 else x
+
+
+def build_reshape(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    if ctx.in_shapes[0][:1] != ctx.out_shape[:1]:
+        raise ctx.fail(f"reshape {ctx.in_shapes[0]} -> {ctx.out_shape} changes the batch size")
+    return Reshape(len(ctx.in_shapes[0]), ctx.out_shape), [0]
+
+
+class Concat(nn.Module):
+    def __init__(self, axis: int, act: nn.Module) -> None:
+        super().__init__()
+        self.axis, self.act = axis, act
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return self.act(torch.cat(xs, dim=self.axis))
+
+
+def build_concat(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    opts = ctx.options(tflite.ConcatenationOptions)
+    if any(c is not None for c in ctx.consts):
+        raise ctx.fail("constant operands are not supported")
+    rank = len(ctx.out_shape)
+    axis = opts.Axis() % rank
+    if rank == 4:
+        axis = NHWC_TO_NCHW_AXIS[axis]
+    act = _activation(ctx, opts.FusedActivationFunction())
+    return Concat(axis, act), list(range(len(ctx.consts)))
+
+
+class ResizeBilinear(nn.Module):
+    def __init__(self, size: tuple[int, int], align_corners: bool) -> None:
+        super().__init__()
+        self.size, self.align_corners = size, align_corners
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, size=self.size, mode="bilinear",
+                             align_corners=self.align_corners)
+
+
+def build_resize_bilinear(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    opts = ctx.options(tflite.ResizeBilinearOptions)
+    if not (opts.HalfPixelCenters() or opts.AlignCorners()):
+        raise ctx.fail("legacy resize (neither half_pixel_centers nor align_corners) is not "
+                       "supported")
+    return ResizeBilinear(tuple(ctx.out_shape[1:3]), bool(opts.AlignCorners())), [0]
+
+
+class DepthToSpace(nn.Module):
+    """TensorFlow's channel order: input channel (i * block + j) * C_out + c -> pixel (i, j)."""
+
+    def __init__(self, block: int, out_c: int, in_h: int, in_w: int) -> None:
+        super().__init__()
+        self.block, self.out_c, self.in_h, self.in_w = block, out_c, in_h, in_w
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = self.block, self.out_c, self.in_h, self.in_w
+        x = x.reshape(-1, b, b, c, h, w).permute(0, 3, 4, 1, 5, 2)
+        return x.reshape(-1, c, h * b, w * b)
+
+
+def build_depth_to_space(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    block = ctx.options(tflite.DepthToSpaceOptions).BlockSize()
+    _, in_h, in_w, _ = ctx.in_shapes[0]
+    return DepthToSpace(block, ctx.out_shape[3], in_h, in_w), [0]
+
+
+def build_logistic(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    return nn.Sigmoid(), [0]
+
+
+BUILDERS: dict[str, Callable[[OpContext], tuple[nn.Module, list[int]]]] = {
+    "CONV_2D": build_conv,
+    "DEPTHWISE_CONV_2D": build_conv,
+    "ADD": build_add,
+    "MAX_POOL_2D": build_max_pool,
+    "PAD": build_pad,
+    "RESHAPE": build_reshape,
+    "CONCATENATION": build_concat,
+    "RESIZE_BILINEAR": build_resize_bilinear,
+    "DEPTH_TO_SPACE": build_depth_to_space,
+    "LOGISTIC": build_logistic,
+}
