@@ -61,7 +61,7 @@ class TrackerParams:
 
 @dataclass(eq=False)
 class Track:
-    """One tracked person. `roi`, `lifter_stream` and `filters` belong to the pipeline."""
+    """One tracked person. `roi`, `landmarks`, `lifter_stream` and `filters` are the pipeline's."""
 
     track_id: int
     keypoints: np.ndarray          # (K, 3) last matched x_px, y_px, score
@@ -72,7 +72,8 @@ class Track:
     hits: int = 1                  # consecutive matches
     misses: int = 0                # consecutive frames without a match
     velocity_px_s: np.ndarray = field(default_factory=lambda: np.zeros(2))
-    roi: Any = None
+    roi: Any = None                # where to look for this person in the next frame
+    landmarks: Any = None          # the latest 2D model result
     lifter_stream: Any = None
     filters: Any = None
 
@@ -129,6 +130,23 @@ def oks(a: np.ndarray, b: np.ndarray, areas_b: np.ndarray, sigmas: np.ndarray,
     both = (a[:, None, :, 2] >= min_score) & (b[None, :, :, 2] >= min_score)
     count = both.sum(-1)
     return np.where(count > 0, (np.exp(-e) * both).sum(-1) / np.maximum(count, 1), 0.0)
+
+
+def keypoint_agreement(keypoints: np.ndarray, areas: np.ndarray, sigmas: np.ndarray,
+                       min_score: float, min_similarity: float = 0.75) -> np.ndarray:
+    """(N, K, 3) -> (N, N): fraction of joints confident in both that lie close together.
+
+    Two results of the 2D model on overlapping regions can agree on the visible joints (face,
+    shoulders) and disagree on guessed ones (hips out of view), which lowers their OKS; the
+    fraction of agreeing joints still says they are one person. Close = per-joint OKS term
+    >= min_similarity, on the larger of the two areas.
+    """
+    d2 = ((keypoints[:, None, :, :2] - keypoints[None, :, :, :2]) ** 2).sum(-1)
+    area = np.maximum(np.maximum(areas[:, None], areas[None, :]), 1.0)
+    close = np.exp(-d2 / (2.0 * (2.0 * sigmas) ** 2 * area[..., None])) >= min_similarity
+    both = (keypoints[:, None, :, 2] >= min_score) & (keypoints[None, :, :, 2] >= min_score)
+    count = both.sum(-1)
+    return np.where(count > 0, (close & both).sum(-1) / np.maximum(count, 1), 0.0)
 
 
 class Tracker:

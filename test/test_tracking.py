@@ -161,3 +161,16 @@ def test_reset_restarts_ids():
 def test_bad_params_rejected():
     with pytest.raises(ValueError, match="metric"):
         TrackerParams(metric="euclid")
+
+
+def test_keypoint_agreement_finds_duplicates_with_different_guesses():
+    """Two results for one person agree on the face and shoulders but guess the hips apart."""
+    a, box = person(300, 450, 300)
+    b = a.copy()
+    b[11:, :2] += [40.0, 60.0]                       # hips, knees, ankles guessed elsewhere
+    other, _ = person(325, 450, 300)                 # another person, 25 px to the right
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    from pose_ros.tracking import COCO17_SIGMAS, keypoint_agreement
+    agree = keypoint_agreement(np.stack([a, b, other]), np.full(3, area), COCO17_SIGMAS, 0.3)
+    assert agree[0, 1] >= 0.5 and agree[0, 2] < 0.2
+    assert agree[0, 0] == 1.0
