@@ -192,7 +192,7 @@ class Tracker:
                    self._sigmas(keypoints.shape[1]), self.params.min_keypoint_score)
 
     def update(self, keypoints: np.ndarray, bboxes_px: np.ndarray, scores: np.ndarray,
-               stamp_s: float) -> Update:
+               stamp_s: float, origins: list[Track | None] | None = None) -> Update:
         """Match this frame's detections to the tracks.
 
         Args:
@@ -200,6 +200,9 @@ class Tracker:
             bboxes_px: (N, 4) boxes.
             scores: (N,) person scores.
             stamp_s: frame stamp in seconds (for velocities and predictions).
+            origins: per detection, the track whose ROI it was found in (tracking mode), or
+                None. Among tracks that pass the gate, the origin wins: two tracks on one
+                person must not trade the id back and forth.
         """
         p = self.params
         keypoints = np.asarray(keypoints, dtype=np.float32).reshape(len(bboxes_px), -1, 3) \
@@ -207,7 +210,14 @@ class Tracker:
         bboxes_px = np.asarray(bboxes_px, dtype=np.float32).reshape(-1, 4)
         self._frames += 1
         sim = self.similarity(keypoints, bboxes_px, stamp_s)
-        rows, cols = linear_sum_assignment(1.0 - sim) if sim.size else ([], [])
+        cost = 1.0 - sim
+        if origins is not None and sim.size:
+            index = {id(t): c for c, t in enumerate(self.tracks)}
+            for r, origin in enumerate(origins):
+                c = index.get(id(origin))
+                if c is not None and sim[r, c] >= p.min_similarity:
+                    cost[r, c] -= 1.0
+        rows, cols = linear_sum_assignment(cost) if sim.size else ([], [])
         det_track: list[Track | None] = [None] * len(bboxes_px)
         matched_tracks: set[int] = set()
         for r, c in zip(rows, cols, strict=True):

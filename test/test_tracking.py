@@ -174,3 +174,21 @@ def test_keypoint_agreement_finds_duplicates_with_different_guesses():
     agree = keypoint_agreement(np.stack([a, b, other]), np.full(3, area), COCO17_SIGMAS, 0.3)
     assert agree[0, 1] >= 0.5 and agree[0, 2] < 0.2
     assert agree[0, 0] == 1.0
+
+
+def test_origin_track_keeps_the_result_of_its_roi():
+    """Two tracks on one person (a re-detection duplicate): the ROI's own track keeps it."""
+    tracker = Tracker()
+    a = person(300, 450, 300)
+    tracker.update(*frame([a]), 0.0)
+    for f in range(1, 5):
+        tracker.update(*frame([a]), f / 30)
+    shifted = (a[0] + [2.0, 0.0, 0.0], a[1] + 2.0)
+    up = tracker.update(*frame([a, shifted]), 5 / 30)   # detector adds a near copy: track 2
+    old, new = up.tracks
+    assert (old.track_id, new.track_id) == (1, 2)
+    # Next frame only one result survives; it came from track 2's ROI but is closer to 1.
+    up = tracker.update(*frame([a]), 6 / 30, origins=[new])
+    assert up.tracks[0] is new
+    up = tracker.update(*frame([a]), 7 / 30, origins=[old])
+    assert up.tracks[0] is old
