@@ -10,8 +10,10 @@ written.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,19 @@ class Frame:
         return self.stamp_ns * 1e-9
 
 
+@contextmanager
+def quiet_opencv():
+    """Silence OpenCV's and FFmpeg's own warnings while opening, so a bad input gives our one
+    clear error line instead of backend chatter (FFmpeg reads its level when first used)."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
 class Source:
     """Base class: iterate for frames; `num_frames` is a hint for progress bars (None = unknown)."""
 
@@ -78,8 +93,9 @@ class VideoSource(Source):
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.capture = cv2.VideoCapture(str(path))
-        ok, first = self.capture.read() if self.capture.isOpened() else (False, None)
+        with quiet_opencv():
+            self.capture = cv2.VideoCapture(str(path))
+            ok, first = self.capture.read() if self.capture.isOpened() else (False, None)
         if not ok or first is None:
             self.capture.release()
             raise PoseRosError(
@@ -151,7 +167,8 @@ class WebcamSource(Source):
     """A camera by OpenCV index; stamps are wall-clock capture times."""
 
     def __init__(self, index: int) -> None:
-        self.capture = cv2.VideoCapture(index)
+        with quiet_opencv():
+            self.capture = cv2.VideoCapture(index)
         if not self.capture.isOpened():
             raise PoseRosError(
                 f"cannot open webcam {index}: no such camera, or it is busy (list cameras with "
