@@ -1,0 +1,364 @@
+"""PoseEstimator: one camera frame -> tracked people with 2D and 3D skeletons.
+
+    estimator = PoseEstimator(PipelineConfig(device="cuda"))
+    people = estimator(image_bgr, stamp_s, camera=camera_info, depth=depth_m)
+
+Per frame: the person detector runs only when needed (no one tracked, a track was lost last
+frame, or every `detect_every_n_frames` to catch newcomers); every tracked person is otherwise
+found again from the ROI its landmarks predicted (BlazePose tracking mode). All people go through
+the landmark network as one batch, the tracker gives them stable ids, the lifter turns each
+track's 2D history into root-relative 3D in one batched call, the camera placement gives the
+root (aligned depth when given, else intrinsics + reprojection), and One Euro filters smooth the
+published keypoints. Stages are timed on every call (image decode is the caller's).
+
+The published 3D is in the published topology (`skeleton`): joints the lifter estimates are
+taken from it; joints it has no counterpart for (face: nose, eyes, ears, mouth...) are placed at
+the lifter's head with score 0, as the message contract says.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import deque
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pose_ros.errors import PoseRosError
+from pose_ros.filters import OneEuroParams, PoseFilters
+from pose_ros.person import DepthSource, Person
+from pose_ros.skeleton import (
+    BLAZEPOSE33,
+    BLAZEPOSE33_TO_COCO17,
+    H36M17,
+    get_topology,
+    lifter_to_topology,
+)
+from pose_ros.tracking import (
+    COCO17_SIGMAS,
+    Track,
+    Tracker,
+    TrackerParams,
+    TrackState,
+    box_iou,
+    keypoint_agreement,
+)
+
+STAGES = ("detect", "landmarks", "track", "lift", "place", "smooth", "total")
+TIMING_WINDOW = 10_000      # per-stage samples kept for the summary (memory stays flat)
+DUPLICATE_AGREEMENT = 0.5   # results agreeing on this fraction of joints are one person
+DUPLICATE_ROI_IOU = 0.5     # a detection overlapping a tracked ROI this much is that person
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything a PoseEstimator needs; the field names are the ROS node's parameter names.
+
+    Attributes:
+        device: "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
+        precision: "fp32" or "fp16" (2D networks).
+        num_threads: torch CPU threads; 0 = the BlazePose default (1, robust on shared CPUs).
+        detector_model, landmark_model: model store names or local .tflite paths.
+        lifter_model: lifter weights file; "" = the weights shipped in the package.
+        allow_download: fetch missing BlazePose models with pip on first use.
+        detection_threshold: minimum person-detector score.
+        presence_threshold: minimum landmark-model pose presence for a person to count.
+        max_people: at most this many people are processed per frame.
+        detect_every_n_frames: run the detector at least this often while people are tracked.
+        skeleton: published keypoint set, "coco17" or "blazepose33".
+        enable_3d: lift to 3D and place in the camera.
+        lifter_receptive_field: frames of 2D history the lifter uses (1, 9, 27 or 81).
+        smoothing: One Euro smoothing of published 2D and 3D keypoints.
+        smoothing_min_cutoff_hz, smoothing_beta, smoothing_d_cutoff_hz: One Euro parameters
+            (beta per body size per second; see filters.py).
+        tracking_metric: "oks" or "iou".
+        tracking_min_similarity: association gate.
+        tracking_min_hits: matches before a new track is published.
+        tracking_max_age_frames: frames a lost track keeps its id.
+    """
+
+    device: str = "auto"
+    precision: str = "fp32"
+    num_threads: int = 0
+    detector_model: str = "pose_detection"
+    landmark_model: str = "pose_landmark_full"
+    lifter_model: str = ""
+    allow_download: bool = True
+    detection_threshold: float = 0.5
+    presence_threshold: float = 0.5
+    max_people: int = 5
+    detect_every_n_frames: int = 10
+    skeleton: str = "coco17"
+    enable_3d: bool = True
+    lifter_receptive_field: int = 27
+    smoothing: bool = True
+    smoothing_min_cutoff_hz: float = 1.0
+    smoothing_beta: float = 10.0
+    smoothing_d_cutoff_hz: float = 1.0
+    tracking_metric: str = "oks"
+    tracking_min_similarity: float = 0.3
+    tracking_min_hits: int = 3
+    tracking_max_age_frames: int = 30
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", self.device):
+            problems.append(f"device {self.device!r} (use auto, cpu, cuda or cuda:N)")
+        if self.precision not in ("fp32", "fp16"):
+            problems.append(f"precision {self.precision!r} (use fp32 or fp16)")
+        if self.skeleton not in ("coco17", "blazepose33"):
+            problems.append(f"skeleton {self.skeleton!r} (use coco17 or blazepose33)")
+        for name in ("detection_threshold", "presence_threshold"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                problems.append(f"{name} {getattr(self, name)} (must be in [0, 1])")
+        if self.max_people < 1 or self.detect_every_n_frames < 1 or self.num_threads < 0:
+            problems.append("max_people and detect_every_n_frames must be >= 1, "
+                            "num_threads >= 0")
+        if problems:
+            raise PoseRosError("invalid pipeline configuration: " + "; ".join(problems))
+        self.one_euro()       # validates the smoothing parameters
+        self.tracker_params()
+
+    def one_euro(self) -> OneEuroParams:
+        try:
+            return OneEuroParams(self.smoothing_min_cutoff_hz, self.smoothing_beta,
+                                 self.smoothing_d_cutoff_hz)
+        except ValueError as exc:
+            raise PoseRosError(f"invalid pipeline configuration: {exc}") from None
+
+    def tracker_params(self) -> TrackerParams:
+        try:
+            return TrackerParams(metric=self.tracking_metric,
+                                 min_similarity=self.tracking_min_similarity,
+                                 min_hits=self.tracking_min_hits,
+                                 max_age_frames=self.tracking_max_age_frames)
+        except ValueError as exc:
+            raise PoseRosError(f"invalid pipeline configuration: {exc}") from None
+
+
+def resolve_device(device: str) -> str:
+    """"auto" -> "cuda" when torch sees a GPU, else "cpu"; a missing CUDA is a clear error."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise PoseRosError(f"device {device!r} requested but torch sees no CUDA device: use "
+                           f"--device cpu, or install a CUDA build of torch")
+    return device
+
+
+def roi_boxes(rois) -> np.ndarray:
+    """(N, 4) axis-aligned boxes of square ROIs (rotation ignored: used for overlap only)."""
+    if not rois:
+        return np.zeros((0, 4))
+    arr = np.array([[*r.center_px, r.size_px] for r in rois], dtype=np.float64)
+    half = arr[:, 2:3] / 2
+    return np.concatenate([arr[:, :2] - half, arr[:, :2] + half], axis=1)
+
+
+class PoseEstimator:
+    """Frame -> list[Person]. Holds the models and the tracks; one instance per camera stream."""
+
+    def __init__(self, config: PipelineConfig | None = None) -> None:
+        from pose_ros.models.blazepose import BlazePose
+
+        self.config = config = config or PipelineConfig()
+        self.device = resolve_device(config.device)
+        self.topology = get_topology(config.skeleton)
+        self.blazepose = BlazePose(
+            detector_model=config.detector_model, landmark_model=config.landmark_model,
+            device=self.device, precision=config.precision,
+            detection_threshold=config.detection_threshold,
+            allow_download=config.allow_download, num_threads=config.num_threads or None)
+        self.stage3d = None
+        if config.enable_3d:
+            from pose_ros.stage3d import Stage3D
+            self.stage3d = Stage3D(config, self.device)
+        self._from_blazepose = (np.arange(BLAZEPOSE33.num_keypoints)
+                                if self.topology is BLAZEPOSE33 else BLAZEPOSE33_TO_COCO17)
+        self._from_lifter = lifter_to_topology(self.topology)
+        self.tracker = Tracker(config.tracker_params())
+        self._timings = {stage: deque(maxlen=TIMING_WINDOW) for stage in STAGES}
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all tracks (ids restart at 1) and the timing history: a new run."""
+        self.tracker.reset()
+        self._frames_since_detection = 0
+        self._lost_last_frame = False
+        self.last_timings_ms: dict[str, float] = {}
+        for samples in self._timings.values():
+            samples.clear()
+
+    @contextmanager
+    def _stage(self, name: str):
+        start = time.perf_counter()
+        yield
+        ms = (time.perf_counter() - start) * 1e3
+        self.last_timings_ms[name] = ms
+        self._timings[name].append(ms)
+
+    def timing_summary(self) -> dict[str, dict[str, float]]:
+        """Per stage: p50_ms, p95_ms, mean_ms and count (frames where the stage ran)."""
+        out = {}
+        for stage, samples in self._timings.items():
+            if samples:
+                a = np.fromiter(samples, dtype=np.float64)
+                out[stage] = {"p50_ms": float(np.percentile(a, 50)),
+                              "p95_ms": float(np.percentile(a, 95)),
+                              "mean_ms": float(a.mean()), "count": float(len(a))}
+        return out
+
+    def model_digests(self) -> dict[str, str]:
+        """sha256 of every model file in use, for logs and reproducibility."""
+        from pose_ros.models import store
+
+        cfg = self.config
+        digests = {
+            name: store.sha256_of(store.model_path(model, allow_download=False))
+            for name, model in (("detector", cfg.detector_model),
+                                ("landmarks", cfg.landmark_model))}
+        if self.stage3d is not None:
+            digests["lifter"] = self.stage3d.weights_digest()
+        return digests
+
+    def _needs_detection(self) -> bool:
+        return (not self.tracker.active or self._lost_last_frame
+                or self._frames_since_detection >= self.config.detect_every_n_frames)
+
+    def __call__(self, image: np.ndarray, stamp_s: float, camera=None,
+                 depth: np.ndarray | None = None, *, rgb: bool = False) -> list[Person]:
+        """People in one frame.
+
+        Args:
+            image: (H, W, 3) uint8, BGR (OpenCV, cv_bridge "bgr8") unless rgb=True.
+            stamp_s: the image's stamp in seconds (tracking and smoothing use stamp time).
+            camera: a sensor_msgs/CameraInfo-like message, a CameraIntrinsics, or None
+                (intrinsics guessed from the image size).
+            depth: (H, W) aligned depth in metres (NaN or 0 = missing), or None.
+        """
+        self.last_timings_ms = {}
+        start = time.perf_counter()
+        image_rgb = image if rgb else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        results, origins = self._find_people(image_rgb)
+        with self._stage("track"):
+            tracks = self._track(results, origins, stamp_s)
+        published = sorted((t for t in tracks if t.state is TrackState.CONFIRMED),
+                           key=lambda t: t.track_id)
+        people = self._people(published, image_rgb.shape, stamp_s, camera, depth)
+        ms = (time.perf_counter() - start) * 1e3
+        self.last_timings_ms["total"] = ms
+        self._timings["total"].append(ms)
+        return people
+
+    def _find_people(self, image_rgb: np.ndarray):
+        """Landmarks for tracked ROIs plus new detections; (results, origin track or None)."""
+        tracked = [t for t in self.tracker.active if t.roi is not None]
+        tracked = sorted(tracked, key=lambda t: t.track_id)[: self.config.max_people]
+        rois = [t.roi for t in tracked]
+        if self._needs_detection():
+            with self._stage("detect"):
+                found = self.blazepose.detect(image_rgb)
+            self._frames_since_detection = 0
+            if found and rois:
+                overlap = box_iou(roi_boxes(found), roi_boxes(rois)).max(axis=1)
+                found = [r for r, o in zip(found, overlap, strict=True)
+                         if o < DUPLICATE_ROI_IOU]
+            rois += found[: self.config.max_people - len(rois)]
+        self._frames_since_detection += 1
+        with self._stage("landmarks"):
+            results = self.blazepose.landmarks(image_rgb, rois) if rois else []
+        origins = tracked + [None] * (len(results) - len(tracked))
+        keep = [i for i, r in enumerate(results) if r.presence >= self.config.presence_threshold]
+        return [results[i] for i in keep], [origins[i] for i in keep]
+
+    def _track(self, results, origins: list[Track | None], stamp_s: float) -> list[Track]:
+        """Drop duplicate results, update the tracker, hand each track its next ROI.
+
+        Of two results on one person, the one found in the oldest track's ROI stays, so a
+        re-detection never takes the id of the person it duplicates.
+        """
+        if results:
+            coco = np.stack([r.keypoints_px[BLAZEPOSE33_TO_COCO17] for r in results])
+            boxes = np.stack([r.bbox_px for r in results]).astype(np.float64)
+            areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+            same = keypoint_agreement(coco.astype(np.float64), areas, COCO17_SIGMAS, 0.3)
+            age = [o.track_id if o is not None else np.inf for o in origins]
+            order = sorted(range(len(results)), key=lambda i: (age[i], -results[i].presence))
+            kept: list[int] = []
+            for i in order:
+                if all(same[i, j] < DUPLICATE_AGREEMENT for j in kept):
+                    kept.append(i)
+            kept.sort()
+            results = [results[i] for i in kept]
+            origins = [origins[i] for i in kept]
+        coco = np.stack([r.keypoints_px[BLAZEPOSE33_TO_COCO17] for r in results]) \
+            if results else np.zeros((0, 17, 3))
+        update = self.tracker.update(
+            coco, np.array([r.bbox_px for r in results]).reshape(-1, 4),
+            np.array([r.presence for r in results]), stamp_s, origins)
+        for track in self.tracker.tracks:
+            if not track.matched:
+                track.roi = None
+        for track, result in zip(update.tracks, results, strict=True):
+            track.roi = result.next_roi
+            track.landmarks = result
+        self._lost_last_frame = bool(update.lost)
+        return update.tracks
+
+    def _people(self, tracks: list[Track], shape, stamp_s: float, camera,
+                depth: np.ndarray | None) -> list[Person]:
+        """Tracks -> Person, with 3D placement and smoothing."""
+        if not tracks:
+            return []
+        keypoints_2d = np.stack([t.landmarks.keypoints_px[self._from_blazepose] for t in tracks])
+        placed = None
+        if self.stage3d is not None:
+            placed = self.stage3d(tracks, shape, camera, depth, self._stage)
+        people = []
+        with self._stage("smooth"):
+            for i, track in enumerate(tracks):
+                kp2d = keypoints_2d[i]
+                kp3d, root, source = None, None, DepthSource.NONE
+                if placed is not None:
+                    joints_m, scores, root, source = placed[i]
+                    kp3d = self._published_3d(joints_m, scores)
+                if self.config.smoothing:
+                    kp2d, kp3d, root = self._smooth(track, kp2d, kp3d, root, source, stamp_s)
+                people.append(Person(track_id=track.track_id, score=track.score,
+                                     bbox_px=track.bbox_px, keypoints_2d=kp2d,
+                                     keypoints_3d=kp3d, root_camera_m=root,
+                                     depth_source=source))
+        return people
+
+    def _published_3d(self, joints_m: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """(17 lifter joints, 3) + scores -> (K, 4) in the published topology; face joints get
+        the head position and score 0."""
+        idx = self._from_lifter
+        head = H36M17.index("head")
+        src = np.where(idx >= 0, idx, head)
+        out = np.empty((len(idx), 4), np.float32)
+        out[:, :3] = joints_m[src]
+        out[:, 3] = np.where(idx >= 0, scores[src], 0.0)
+        return out
+
+    def _smooth(self, track: Track, kp2d, kp3d, root, source, stamp_s: float):
+        if track.filters is None:
+            track.filters = PoseFilters(self.config.one_euro())
+        f: PoseFilters = track.filters
+        box = track.bbox_px
+        size_px = float(max(box[2] - box[0], box[3] - box[1], 1.0))
+        kp2d = f.smooth_2d(kp2d, stamp_s, size_px)
+        if kp3d is None:
+            return kp2d, None, root
+        if getattr(f, "depth_source", None) != source:    # root changed meaning: restart
+            f.xyz.reset()
+            f.depth_source = source
+        with_root = np.vstack([kp3d, np.r_[root if root is not None else np.zeros(3), 1.0]])
+        smoothed = f.smooth_3d(with_root, stamp_s, 1.0)
+        return kp2d, smoothed[:-1], (smoothed[-1, :3].astype(np.float64)
+                                      if root is not None else None)
