@@ -15,6 +15,7 @@ by passing last frame's `next_roi`.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +58,11 @@ class PoseLandmarks:
             back by the ROI rotation (x right, y down, z away from the camera, roughly).
         bbox_px: (4,) x0, y0, x1, y1 around the 33 keypoints, clipped to the image.
         next_roi: ROI for the next frame (tracking mode), from the auxiliary keypoints.
+        auxiliary_px: (2, 2) the two auxiliary keypoints next_roi is made from (hip centre,
+            size/rotation point). MediaPipe smooths them over time (One Euro, min_cutoff 0.01,
+            beta 10, derivate cutoff 1, speed scaled by the ROI size) before making the ROI;
+            a tracker that wants the same steadiness filters these and calls
+            roi.rois_from_points(center, scale_point).
     """
 
     keypoints_px: np.ndarray
@@ -64,6 +70,7 @@ class PoseLandmarks:
     world_m: np.ndarray
     bbox_px: np.ndarray
     next_roi: Roi
+    auxiliary_px: np.ndarray | None = None
 
     def coco17(self) -> np.ndarray:
         """(17, 3) x_px, y_px, score in COCO order."""
@@ -162,13 +169,20 @@ class BlazePose:
         self.landmark_net = self._prepare(TFLiteGraph(lm_path, outputs=LANDMARK_OUTPUTS),
                                           LANDMARK_INPUT, optimize)
         self._anchors = torch.from_numpy(det.ssd_anchors()).to(self.device)
+        # OpenCV crops touch only the output pixels (fastest on CPU); on a GPU the frame is
+        # uploaded once and cropped there. Both give MediaPipe's crops (see roi.py).
+        self.crop_backend = "cv2" if self.device.type == "cpu" else "torch"
 
     def _prepare(self, graph: TFLiteGraph, size: int, optimize: bool) -> torch.nn.Module:
         graph = graph.to(device=self.device, dtype=self.dtype).eval()
         if not optimize:
             return graph
         example = torch.zeros(1, size, size, 3, device=self.device, dtype=self.dtype)
-        with torch.no_grad():
+        # TorchScript is deprecated in favour of torch.compile, but a frozen trace is still the
+        # fastest CPU path here: ~25 % less time than eager (Python overhead of ~140 ops), where
+        # torch.compile measured no faster after a 40 s compile (bench/README.md).
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
             return torch.jit.freeze(torch.jit.trace(graph, example).eval())
 
     def _image_tensor(self, image: np.ndarray) -> torch.Tensor:
@@ -177,7 +191,7 @@ class BlazePose:
     def _crops(self, image: np.ndarray, rois: np.ndarray, size: int, border: str,
                low: float, high: float) -> torch.Tensor:
         """(N, size, size, 3) network input in [low, high], cropped as MediaPipe does."""
-        if self.device.type == "cpu":
+        if self.crop_backend == "cv2":
             crops = torch.from_numpy(crop_cv2(image, rois, size, border))
         else:
             crops = crop_torch(self._image_tensor(image), rois, size, border)
@@ -231,7 +245,8 @@ class BlazePose:
                               world_m=out[i, :NUM_LANDMARKS, 3:6].copy(),
                               bbox_px=np.concatenate([lo[i], hi[i]]).astype(np.float32),
                               next_roi=Roi(next_rois[i, :2], next_rois[i, 2], next_rois[i, 3],
-                                           float(presence[i])))
+                                           float(presence[i])),
+                              auxiliary_px=out[i, NUM_LANDMARKS:NUM_LANDMARKS + 2, :2].copy())
                 for i in range(len(rois))]
 
     def __call__(self, image_rgb: np.ndarray, rois: list[Roi] | None = None,

@@ -103,10 +103,10 @@ def project_to_source(points: torch.Tensor, rois: torch.Tensor) -> torch.Tensor:
 
 def source_coordinates(rois: np.ndarray, out_size: int) -> np.ndarray:
     """(N, out, out, 2) float32 source pixel (x, y) sampled by each output pixel."""
-    maps = crop_to_source(rois, out_size)
+    m = crop_to_source(rois, out_size)[:, :, None, None, :]  # (N, 2, 1, 1, 3)
     idx = np.arange(out_size, dtype=np.float64)
-    base = np.stack([*np.meshgrid(idx, idx, indexing="xy"), np.ones((out_size, out_size))], -1)
-    return np.einsum("hwk,nck->nhwc", base, maps).astype(np.float32)
+    xy = m[..., 0] * idx[None, :] + m[..., 1] * idx[:, None] + m[..., 2]  # (N, 2, out, out)
+    return np.ascontiguousarray(xy.transpose(0, 2, 3, 1), dtype=np.float32)
 
 
 def crop_cv2(image: np.ndarray, rois: np.ndarray, out_size: int, border: str,

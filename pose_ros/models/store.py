@@ -125,7 +125,7 @@ def download_wheel(dest: Path) -> Path:
         raise ModelStoreError(f"could not run `{' '.join(cmd)}`: {exc}") from exc
     wheels = sorted(dest.glob("mediapipe-*.whl"))
     if proc.returncode != 0 or not wheels:
-        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
+        tail = "\n".join(f"{proc.stdout}\n{proc.stderr}".strip().splitlines()[-6:])
         raise ModelStoreError(
             f"downloading {WHEEL_REQUIREMENT} from PyPI failed (exit {proc.returncode}):\n"
             f"{tail}\nCheck the network or pip's index settings (PIP_INDEX_URL, proxies); on a "

@@ -44,12 +44,12 @@ class OpContext:
 
 
 def _activation(ctx: OpContext, code: int) -> nn.Module:
-    acts = {0: nn.Identity, 1: nn.ReLU, 3: nn.ReLU6, 4: nn.Tanh}
-    if code == 2:
-        return nn.Hardtanh(-1.0, 1.0)
+    """Fused activation, in place: it always applies to the fresh output of its own op."""
+    acts = {0: nn.Identity(), 1: nn.ReLU(inplace=True), 2: nn.Hardtanh(-1.0, 1.0, inplace=True),
+            3: nn.ReLU6(inplace=True), 4: nn.Tanh()}
     if code not in acts:
         raise ctx.fail(f"fused activation {code} is not supported")
-    return acts[code]()
+    return acts[code]
 
 
 def _same_padding(in_size: int, out_size: int, kernel: int, stride: int, dilation: int,
@@ -78,8 +78,15 @@ class Conv(nn.Module):
         self.symmetric = top == bottom and left == right
         self.padding = (top, left) if self.symmetric else (0, 0)
         self.pre_pad = (left, right, top, bottom)
+        self.pointwise = (groups == 1 and weight.shape[2:] == (1, 1) and stride == (1, 1)
+                          and not any(pad_tblr))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pointwise and self.padding == (0, 0):
+            # A 1x1 conv is one GEMM over pixels; on channels-last activations (what an NHWC
+            # input gives) it reads and writes them in place, where conv2d would copy.
+            y = F.linear(x.permute(0, 2, 3, 1), self.weight[:, :, 0, 0], self.bias)
+            return self.act(y.permute(0, 3, 1, 2))
         if not self.symmetric:
             x = F.pad(x, self.pre_pad)
         x = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
@@ -172,6 +179,10 @@ class Pad(nn.Module):
     def __init__(self, pad: tuple[int, ...]) -> None:
         super().__init__()
         self.pad = pad
+
+    def spatial_symmetric(self) -> bool:
+        left, right, top, bottom, c0, c1 = self.pad
+        return left == right and top == bottom and c0 == c1 == 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.pad(x, self.pad)
