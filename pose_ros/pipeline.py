@@ -279,16 +279,21 @@ class PoseEstimator:
     def _track(self, results, origins: list[Track | None], stamp_s: float) -> list[Track]:
         """Drop duplicate results, update the tracker, hand each track its next ROI.
 
-        Of two results on one person, the one found in the oldest track's ROI stays, so a
-        re-detection never takes the id of the person it duplicates.
+        Of two results on one person, the one most similar to the track whose ROI it came from
+        stays (a re-detection has no origin and yields; a ROI that drifted onto a neighbour
+        yields to the neighbour's own result), so duplicates never take or swap ids.
         """
-        if results:
-            coco = np.stack([r.keypoints_px[BLAZEPOSE33_TO_COCO17] for r in results])
-            boxes = np.stack([r.bbox_px for r in results]).astype(np.float64)
+        coco = np.stack([r.keypoints_px[BLAZEPOSE33_TO_COCO17] for r in results]) \
+            if results else np.zeros((0, 17, 3))
+        boxes = np.array([r.bbox_px for r in results], np.float64).reshape(-1, 4)
+        if len(results) > 1:
             areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
             same = keypoint_agreement(coco.astype(np.float64), areas, COCO17_SIGMAS, 0.3)
-            age = [o.track_id if o is not None else np.inf for o in origins]
-            order = sorted(range(len(results)), key=lambda i: (age[i], -results[i].presence))
+            sim = self.tracker.similarity(coco, boxes, stamp_s)
+            column = {id(t): c for c, t in enumerate(self.tracker.tracks)}
+            own = [sim[i, column[id(o)]] if o is not None else -1.0
+                   for i, o in enumerate(origins)]
+            order = sorted(range(len(results)), key=lambda i: (-own[i], -results[i].presence))
             kept: list[int] = []
             for i in order:
                 if all(same[i, j] < DUPLICATE_AGREEMENT for j in kept):
@@ -296,11 +301,9 @@ class PoseEstimator:
             kept.sort()
             results = [results[i] for i in kept]
             origins = [origins[i] for i in kept]
-        coco = np.stack([r.keypoints_px[BLAZEPOSE33_TO_COCO17] for r in results]) \
-            if results else np.zeros((0, 17, 3))
-        update = self.tracker.update(
-            coco, np.array([r.bbox_px for r in results]).reshape(-1, 4),
-            np.array([r.presence for r in results]), stamp_s, origins)
+            coco, boxes = coco[kept], boxes[kept]
+        update = self.tracker.update(coco, boxes, np.array([r.presence for r in results]),
+                                     stamp_s, origins)
         for track in self.tracker.tracks:
             if not track.matched:
                 track.roi = None

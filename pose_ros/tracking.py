@@ -26,6 +26,9 @@ COCO17_SIGMAS = np.array([
     0.107, 0.107, 0.087, 0.087, 0.089, 0.089], dtype=np.float64)
 
 
+ORIGIN_MIN_IOU = 0.1   # box overlap that lets a tracking-mode result keep its origin track
+
+
 class TrackState(Enum):
     TENTATIVE = "tentative"
     CONFIRMED = "confirmed"
@@ -201,8 +204,10 @@ class Tracker:
             scores: (N,) person scores.
             stamp_s: frame stamp in seconds (for velocities and predictions).
             origins: per detection, the track whose ROI it was found in (tracking mode), or
-                None. Among tracks that pass the gate, the origin wins: two tracks on one
-                person must not trade the id back and forth.
+                None. The origin wins among the tracks that pass the gate, so two tracks on
+                one person do not trade the id; and it passes the gate also when only the
+                boxes overlap (IoU >= ORIGIN_MIN_IOU), so a fast mover the 2D model followed
+                keeps its id before its velocity is known.
         """
         p = self.params
         keypoints = np.asarray(keypoints, dtype=np.float32).reshape(len(bboxes_px), -1, 3) \
@@ -210,14 +215,17 @@ class Tracker:
         bboxes_px = np.asarray(bboxes_px, dtype=np.float32).reshape(-1, 4)
         self._frames += 1
         sim = self.similarity(keypoints, bboxes_px, stamp_s)
-        cost = 1.0 - sim
         if origins is not None and sim.size:
             index = {id(t): c for c, t in enumerate(self.tracks)}
             for r, origin in enumerate(origins):
                 c = index.get(id(origin))
-                if c is not None and sim[r, c] >= p.min_similarity:
-                    cost[r, c] -= 1.0
-        rows, cols = linear_sum_assignment(cost) if sim.size else ([], [])
+                if c is None:
+                    continue
+                box = origin.predicted(stamp_s)[1][None].astype(np.float64)
+                overlap = box_iou(bboxes_px[r:r + 1].astype(np.float64), box)[0, 0]
+                if sim[r, c] >= p.min_similarity or overlap >= ORIGIN_MIN_IOU:
+                    sim[r, c] = max(sim[r, c], p.min_similarity) + 1.0   # origin bonus
+        rows, cols = linear_sum_assignment(-sim) if sim.size else ([], [])
         det_track: list[Track | None] = [None] * len(bboxes_px)
         matched_tracks: set[int] = set()
         for r, c in zip(rows, cols, strict=True):

@@ -192,3 +192,17 @@ def test_origin_track_keeps_the_result_of_its_roi():
     assert up.tracks[0] is new
     up = tracker.update(*frame([a]), 7 / 30, origins=[old])
     assert up.tracks[0] is old
+
+
+def test_fast_mover_keeps_id_through_its_origin_roi():
+    """68 px per frame, velocity not yet known: OKS fails the gate, the origin ROI still links."""
+    tracker = Tracker()
+    for f in range(4):
+        tracker.update(*frame([person(100, 450, 300)]), f / 30)
+    track = tracker.tracks[0]
+    moved = person(168, 450, 300)
+    assert tracker.similarity(*frame([moved])[:2], 4 / 30)[0, 0] < 0.3
+    up = tracker.update(*frame([moved]), 4 / 30, origins=[track])
+    assert up.tracks[0] is track
+    up = Tracker().update(*frame([moved]), 0.0, origins=[None])      # no origin: new track
+    assert up.tracks[0].track_id == 1
