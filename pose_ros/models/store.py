@@ -21,6 +21,8 @@ from pathlib import Path
 
 import platformdirs
 
+from pose_ros.errors import PoseRosError
+
 WHEEL_REQUIREMENT = "mediapipe==0.10.14"
 # Any wheel of that version holds the same files; this one is pinned so pip can fetch it from
 # any host (pip download only downloads: the platform of this machine does not matter).
@@ -50,7 +52,7 @@ MODELS = {spec.name: spec for spec in (
 )}
 
 
-class ModelStoreError(RuntimeError):
+class ModelStoreError(PoseRosError):
     """A model file is missing or wrong; the message says which file and how to fix it."""
 
 
