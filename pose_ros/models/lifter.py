@@ -1,0 +1,168 @@
+"""Causal temporal 3D lifter: the last N frames of 2D keypoints -> root-relative 3D in metres.
+
+The network follows VideoPose3D's causal mode (Pavllo et al., CVPR 2019): dilated 1D
+convolutions over time whose receptive field (1, 9, 27 or 81 frames) ends at the current frame,
+so no future frame is needed. Input per frame: the 17 lifter joints (skeleton.H36M17) as
+(x, y, score); output: 17 joints (x, y, z) metres in the camera optical frame, relative to the
+pelvis.
+
+2D normalization (`normalize`), independent of image size and focal length:
+  1. pixels -> normalized image coordinates with the intrinsics: ((u - cx) / fx, (v - cy) / fy);
+  2. every joint but the pelvis is taken relative to the pelvis and divided by the 2D body
+     scale s = sqrt(score-weighted mean squared distance of the joints from the pelvis);
+  3. the pelvis slot keeps its absolute normalized coordinates (the viewing ray, which
+     perspective depends on); scores pass through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from pose_ros.errors import PoseRosError
+
+NUM_JOINTS = 17
+RECEPTIVE_FIELDS = {1: (1,), 9: (3, 3), 27: (3, 3, 3), 81: (3, 3, 3, 3)}
+SHIPPED = {27: Path(__file__).with_name("lifter_rf27.pt")}
+
+
+def normalize_2d(keypoints_norm: np.ndarray) -> np.ndarray:
+    """(..., 17, 3) normalized image coords + score -> model input (see module docstring)."""
+    xy, score = keypoints_norm[..., :2], keypoints_norm[..., 2:3]
+    pelvis = xy[..., :1, :]
+    rel = xy - pelvis
+    w = np.clip(score, 0.05, 1.0)
+    scale = np.sqrt((w * (rel ** 2).sum(-1, keepdims=True)).sum(-2, keepdims=True)
+                    / w.sum(-2, keepdims=True)) + 1e-6
+    out = rel / scale
+    out[..., :1, :] = pelvis
+    return np.concatenate([out, score], axis=-1).astype(np.float32)
+
+
+class TemporalLifter(nn.Module):
+    """Dilated causal temporal convolutions (VideoPose3D TemporalModel, causal, no padding).
+
+    Args:
+        receptive_field: 1, 9, 27 or 81 frames.
+        channels: width of every hidden layer.
+        dropout: dropout after each hidden layer (training only).
+    """
+
+    def __init__(self, receptive_field: int = 27, channels: int = 512, dropout: float = 0.1):
+        super().__init__()
+        if receptive_field not in RECEPTIVE_FIELDS:
+            raise ValueError(f"receptive field {receptive_field}: use one of "
+                             f"{sorted(RECEPTIVE_FIELDS)}")
+        widths = RECEPTIVE_FIELDS[receptive_field]
+        self.receptive_field = receptive_field
+        self.channels = channels
+        self.expand = nn.Conv1d(NUM_JOINTS * 3, channels, widths[0], bias=False)
+        self.expand_bn = nn.BatchNorm1d(channels)
+        self.layers = nn.ModuleList()
+        self.pads = []
+        dilation = widths[0]
+        for w in widths[1:]:
+            self.pads.append((w - 1) * dilation)
+            self.layers.append(nn.ModuleList([
+                nn.Conv1d(channels, channels, w, dilation=dilation, bias=False),
+                nn.BatchNorm1d(channels),
+                nn.Conv1d(channels, channels, 1, bias=False),
+                nn.BatchNorm1d(channels),
+            ]))
+            dilation *= w
+        self.drop = nn.Dropout(dropout)
+        self.relu = nn.ReLU(inplace=True)
+        self.shrink = nn.Conv1d(channels, NUM_JOINTS * 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, T, 17, 3) -> (B, T - receptive_field + 1, 17, 3); the last output is causal."""
+        assert x.dim() == 4 and x.shape[2:] == (NUM_JOINTS, 3), f"got {tuple(x.shape)}"
+        assert x.shape[1] >= self.receptive_field, "fewer frames than the receptive field"
+        b = x.shape[0]
+        h = x.flatten(2).transpose(1, 2)
+        h = self.drop(self.relu(self.expand_bn(self.expand(h))))
+        for pad, (conv, bn, conv1, bn1) in zip(self.pads, self.layers):
+            res = h[:, :, pad:]
+            h = self.drop(self.relu(bn(conv(h))))
+            h = res + self.drop(self.relu(bn1(conv1(h))))
+        return self.shrink(h).transpose(1, 2).reshape(b, -1, NUM_JOINTS, 3)
+
+
+class LifterStream:
+    """One track's recent normalized 2D frames; the window pads the start with the first frame."""
+
+    def __init__(self, length: int):
+        self.frames: deque[np.ndarray] = deque(maxlen=length)
+
+    def push(self, keypoints_input: np.ndarray) -> None:
+        self.frames.append(keypoints_input)
+
+    def window(self) -> np.ndarray:
+        frames = list(self.frames)
+        pad = [frames[0]] * (self.frames.maxlen - len(frames))
+        return np.stack(pad + frames)
+
+
+class Lifter:
+    """The trained network + how to feed it; one instance serves every track (batched)."""
+
+    def __init__(self, model: TemporalLifter, device: str = "cpu", digest: str = "",
+                 metadata: dict | None = None):
+        self.model = model.to(device).eval()
+        self.device = device
+        self.digest = digest
+        self.metadata = metadata or {}
+        self.receptive_field = model.receptive_field
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, *, device: str = "cpu",
+             receptive_field: int = 27) -> Lifter:
+        """Weights from `path`, or the shipped weights for `receptive_field` (no network)."""
+        if path is None:
+            if receptive_field not in SHIPPED:
+                raise PoseRosError(
+                    f"no shipped lifter weights for receptive field {receptive_field} (shipped: "
+                    f"{sorted(SHIPPED)}): train them with `pose-ros train-lifter "
+                    f"--receptive-field {receptive_field}` and set lifter_model to the file")
+            path = SHIPPED[receptive_field]
+        path = Path(path)
+        try:
+            raw = path.read_bytes()
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+            model = TemporalLifter(checkpoint["receptive_field"], checkpoint["channels"])
+            model.load_state_dict({k: v.float() for k, v in checkpoint["state_dict"].items()})
+        except (OSError, RuntimeError, KeyError, ValueError, EOFError,
+                pickle.UnpicklingError) as exc:
+            raise PoseRosError(f"cannot load lifter weights {path}: {exc}; point lifter_model at "
+                               "a file written by `pose-ros train-lifter`, or leave it empty "
+                               "for the shipped weights") from None
+        if path.suffix == ".pt" and path.with_suffix(".json").exists():
+            metadata = json.loads(path.with_suffix(".json").read_text())
+        else:
+            metadata = {}
+        return cls(model, device, hashlib.sha256(raw).hexdigest(), metadata)
+
+    def stream(self) -> LifterStream:
+        return LifterStream(self.receptive_field)
+
+    @staticmethod
+    def normalize(keypoints_px: np.ndarray, intrinsics) -> np.ndarray:
+        """(17, 3) lifter joints x_px, y_px, score -> (17, 3) model input."""
+        xy = intrinsics.normalized(keypoints_px[..., :2])
+        return normalize_2d(np.concatenate([xy, keypoints_px[..., 2:3]], axis=-1))
+
+    @torch.inference_mode()
+    def lift(self, windows: np.ndarray) -> np.ndarray:
+        """(B, N, 17, 3) model inputs -> (B, 17, 3) metres, pelvis-relative, camera frame."""
+        x = torch.as_tensor(np.ascontiguousarray(windows), dtype=torch.float32,
+                            device=self.device)
+        out = self.model(x)[:, -1]
+        out = out - out[:, :1]
+        return out.cpu().numpy().astype(np.float64)

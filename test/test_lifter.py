@@ -1,0 +1,85 @@
+"""The causal temporal lifter: shapes, causality, streaming, and the shipped weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pose_ros.camera import CameraIntrinsics
+from pose_ros.eval.lifter_eval import evaluate
+from pose_ros.models.lifter import SHIPPED, Lifter, TemporalLifter, normalize_2d
+
+
+@pytest.mark.parametrize("rf", [1, 9, 27, 81])
+def test_shapes_and_receptive_field(rf):
+    model = TemporalLifter(rf, channels=32).eval()
+    out = model(torch.randn(2, rf + 4, 17, 3))
+    assert out.shape == (2, 5, 17, 3)
+    with pytest.raises(AssertionError):
+        model(torch.randn(2, rf - 1, 17, 3)) if rf > 1 else model(torch.randn(2, 1, 16, 3))
+
+
+def test_default_model_is_small():
+    assert sum(p.numel() for p in TemporalLifter(27, 256).parameters()) < 5_000_000
+
+
+def test_output_is_causal():
+    torch.manual_seed(0)
+    model = TemporalLifter(27, channels=32).eval()
+    x = torch.randn(1, 40, 17, 3)
+    y = x.clone()
+    y[:, 30:] += torch.randn_like(y[:, 30:])  # change the future of frame 29
+    with torch.no_grad():
+        a, b = model(x), model(y)
+    # output k covers input frames k .. k + 26; outputs ending before frame 30 are unchanged
+    torch.testing.assert_close(a[:, :4], b[:, :4])
+    assert not torch.allclose(a[:, 4:], b[:, 4:])
+
+
+def test_streaming_equals_the_windowed_output():
+    torch.manual_seed(1)
+    lifter = Lifter(TemporalLifter(9, channels=32))
+    frames = normalize_2d(np.random.default_rng(0).normal(size=(20, 17, 3)).astype(np.float32))
+    stream = lifter.stream()
+    streamed = []
+    for f in frames:
+        stream.push(f)
+        streamed.append(lifter.lift(stream.window()[None])[0])
+    padded = np.concatenate([np.repeat(frames[:1], 8, axis=0), frames])
+    with torch.no_grad():
+        full = lifter.model(torch.from_numpy(padded)[None])[0].numpy()
+    full = full - full[:, :1]
+    np.testing.assert_allclose(np.stack(streamed), full, atol=1e-5)
+
+
+def test_normalization_ignores_image_size_and_focal_length():
+    rng = np.random.default_rng(2)
+    pts = rng.normal(0, 0.3, (17, 3)) + [0.2, 0.1, 4.0]
+    inputs = []
+    for k in (CameraIntrinsics.guess(640, 480, 60), CameraIntrinsics.guess(1920, 1080, 90)):
+        kp = np.column_stack([k.project(pts), np.ones(17)])
+        inputs.append(Lifter.normalize(kp, k))
+    np.testing.assert_allclose(inputs[0], inputs[1], atol=1e-5)
+
+
+@pytest.mark.skipif(not SHIPPED[27].exists(), reason="shipped lifter weights not built yet")
+def test_shipped_weights_beat_the_mean_pose_on_a_synthetic_walk(walk_take):
+    lifter = Lifter.load()
+    assert lifter.receptive_field == 27 and len(lifter.digest) == 64
+    assert lifter.metadata["best"]["val_mpjpe_mm"] < 200
+    results = evaluate(lifter, [walk_take], clips=64)
+    for name in ("clean", "noisy"):
+        r = results[name]
+        assert r["mpjpe_mm"] < 0.6 * r["mean_pose_mpjpe_mm"], (name, r)
+
+
+def test_corrupt_weights_give_a_clear_error(tmp_path):
+    from pose_ros.errors import PoseRosError
+
+    bad = tmp_path / "lifter.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(PoseRosError, match="cannot load lifter weights"):
+        Lifter.load(bad)
+    with pytest.raises(PoseRosError, match="train-lifter"):
+        Lifter.load(None, receptive_field=81)
