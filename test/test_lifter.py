@@ -37,20 +37,33 @@ def test_output_is_causal():
     assert not torch.allclose(a[:, 4:], b[:, 4:])
 
 
-def test_streaming_equals_the_windowed_output():
+@pytest.mark.parametrize("rf", [1, 9, 27])
+def test_streaming_equals_the_windowed_output(rf):
     torch.manual_seed(1)
-    lifter = Lifter(TemporalLifter(9, channels=32))
-    frames = normalize_2d(np.random.default_rng(0).normal(size=(20, 17, 3)).astype(np.float32))
-    stream = lifter.stream()
-    streamed = []
-    for f in frames:
-        stream.push(f)
-        streamed.append(lifter.lift(stream.window()[None])[0])
-    padded = np.concatenate([np.repeat(frames[:1], 8, axis=0), frames])
-    with torch.no_grad():
-        full = lifter.model(torch.from_numpy(padded)[None])[0].numpy()
-    full = full - full[:, :1]
-    np.testing.assert_allclose(np.stack(streamed), full, atol=1e-5)
+    lifter = Lifter(TemporalLifter(rf, channels=32))
+    with torch.no_grad():  # non-trivial batch-norm statistics
+        for module in lifter.model.modules():
+            if isinstance(module, torch.nn.BatchNorm1d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+    rng = np.random.default_rng(0)
+    frames = normalize_2d(rng.normal(size=(20, 3, 17, 3)).astype(np.float32))
+    streams = [lifter.stream() for _ in range(3)]
+    # track 2 starts 5 frames late: tracks of one batch are at different points of their history
+    streamed = [lifter.step(streams[:2], frames[t, :2]) for t in range(5)]
+    streamed += [lifter.step(streams, frames[t]) for t in range(5, 20)]
+    for track, start in ((0, 0), (1, 0)):
+        seq = frames[start:, track]
+        padded = np.concatenate([np.repeat(seq[:1], rf - 1, axis=0), seq])
+        windows = np.stack([padded[t:t + rf] for t in range(len(seq))])
+        expected = lifter.lift(windows)
+        got = np.stack([streamed[t][track] for t in range(len(seq))])
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+    late = frames[5:, 2]
+    padded = np.concatenate([np.repeat(late[:1], rf - 1, axis=0), late])
+    expected = lifter.lift(np.stack([padded[t:t + rf] for t in range(len(late))]))
+    np.testing.assert_allclose(np.stack([streamed[t][2] for t in range(5, 20)]), expected,
+                               atol=1e-5)
 
 
 def test_normalization_ignores_image_size_and_focal_length():
