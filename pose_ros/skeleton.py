@@ -214,3 +214,91 @@ def lifter_to_topology(target: Topology) -> np.ndarray:
     lifter joint: callers place them at the lifter's head with score 0.
     """
     return index_map(H36M17, target)
+
+
+# Keypoint sets of other 2D datasets, for evaluation (pose_ros/eval/datasets.py). Names are each
+# dataset's own joint names in snake case, so every map to COCO-17 is a match by name
+# (index_map) and scores only the joints a dataset shares with COCO-17. Joints COCO-17 lacks
+# (head top, neck, pelvis...) keep the dataset's meaning and are not scored.
+_CROWDPOSE14_NAMES = (
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    "head", "neck",
+)
+# CrowdPose (and ExLPose, which uses the same 14 joints): "head" is the top of the head.
+CROWDPOSE14 = Topology(
+    name="crowdpose14",
+    keypoint_names=_CROWDPOSE14_NAMES,
+    limbs=_limbs(_CROWDPOSE14_NAMES, _BODY_LIMBS + [
+        ("head", "neck"), ("neck", "left_shoulder"), ("neck", "right_shoulder"),
+    ]),
+    flip_pairs=_pairs(_CROWDPOSE14_NAMES),
+)
+
+_AIC14_NAMES = (
+    "right_shoulder", "right_elbow", "right_wrist", "left_shoulder", "left_elbow", "left_wrist",
+    "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee", "left_ankle",
+    "head_top", "neck",
+)
+AIC14 = Topology(
+    name="aic14",
+    keypoint_names=_AIC14_NAMES,
+    limbs=_limbs(_AIC14_NAMES, _BODY_LIMBS + [
+        ("head_top", "neck"), ("neck", "left_shoulder"), ("neck", "right_shoulder"),
+    ]),
+    flip_pairs=_pairs(_AIC14_NAMES),
+)
+
+# MPII (and MHP, which uses the same 16 joints).
+_MPII16_NAMES = (
+    "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
+    "pelvis", "thorax", "upper_neck", "head_top",
+    "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
+)
+MPII16 = Topology(
+    name="mpii16",
+    keypoint_names=_MPII16_NAMES,
+    limbs=_limbs(_MPII16_NAMES, _BODY_LIMBS + [
+        ("pelvis", "left_hip"), ("pelvis", "right_hip"), ("pelvis", "thorax"),
+        ("thorax", "upper_neck"), ("upper_neck", "head_top"),
+        ("thorax", "left_shoulder"), ("thorax", "right_shoulder"),
+    ]),
+    flip_pairs=_pairs(_MPII16_NAMES),
+)
+
+_JHMDB15_NAMES = (
+    "neck", "belly", "head", "right_shoulder", "left_shoulder", "right_hip", "left_hip",
+    "right_elbow", "left_elbow", "right_knee", "left_knee", "right_wrist", "left_wrist",
+    "right_ankle", "left_ankle",
+)
+JHMDB15 = Topology(
+    name="jhmdb15",
+    keypoint_names=_JHMDB15_NAMES,
+    limbs=_limbs(_JHMDB15_NAMES, _BODY_LIMBS + [
+        ("neck", "head"), ("neck", "belly"), ("neck", "left_shoulder"),
+        ("neck", "right_shoulder"),
+    ]),
+    flip_pairs=_pairs(_JHMDB15_NAMES),
+)
+
+# PoseTrack 18: COCO-17 with head_bottom / head_top in place of the eyes (usually unlabelled ears).
+_POSETRACK17_NAMES = ("nose", "head_bottom", "head_top") + _COCO17_NAMES[3:]
+POSETRACK17 = Topology(
+    name="posetrack17",
+    keypoint_names=_POSETRACK17_NAMES,
+    limbs=_limbs(_POSETRACK17_NAMES, _BODY_LIMBS + [
+        ("nose", "head_bottom"), ("head_bottom", "head_top"), ("nose", "left_ear"),
+        ("nose", "right_ear"), ("head_bottom", "left_shoulder"),
+        ("head_bottom", "right_shoulder"),
+    ]),
+    flip_pairs=_pairs(_POSETRACK17_NAMES),
+)
+
+# Ground-truth keypoint sets that evaluation maps to COCO-17 (COCO-17 itself included).
+DATASET_TOPOLOGIES = {t.name: t for t in (COCO17, CROWDPOSE14, AIC14, MPII16, JHMDB15,
+                                          POSETRACK17)}
+CROWDPOSE14_TO_COCO17 = index_map(CROWDPOSE14, COCO17)
+AIC14_TO_COCO17 = index_map(AIC14, COCO17)
+MPII16_TO_COCO17 = index_map(MPII16, COCO17)
+JHMDB15_TO_COCO17 = index_map(JHMDB15, COCO17)
+POSETRACK17_TO_COCO17 = index_map(POSETRACK17, COCO17)
