@@ -3,10 +3,13 @@
 Two protocols, both scored on the same ground truth:
   * "end_to_end": the whole 2D pipeline on each image (our detector, then the landmark model),
     every image on its own (tracks reset);
-  * "gt_boxes": the usual top-down protocol: the landmark model on each ground-truth box (a
-    square, upright region of interest centred on the box, side 1.25 x its longer side, as
-    MediaPipe enlarges its own ROIs), then once more on the ROI its landmarks predict (the
-    tracking-mode ROI, centred on the hips), so the crop is framed as the model was trained.
+  * "gt_boxes": the usual top-down protocol, crop by each ground-truth box: the image inside the
+    box (enlarged by 25 % on each side) goes to BlazePose's detector, whose best detection gives
+    the region of interest (hip-centred, framed as the landmark model was trained, also for a
+    person cut by the image border); the landmark model then runs on every box's region in one
+    batch. A box where the detector finds no one gets an upright square region around the box
+    (side 1.25 x its longer side). On the annotated smoke-check images (46 people) this scored
+    AP 0.358 against 0.334 for the box region refined once by the landmarks' own next region.
 
 Prediction score (COCO ranks by it) = pose presence x mean keypoint score of the 17 joints.
 PCK@0.2 counts a labelled limb joint (shoulders, elbows, wrists, hips, knees, ankles) as correct
@@ -31,7 +34,7 @@ from pose_ros.tracking import COCO17_SIGMAS, oks
 PROTOCOLS = ("end_to_end", "gt_boxes")
 LIMB_JOINTS = np.array([COCO17.index(n) for n in COCO17.keypoint_names[5:]])  # the 12 limbs
 PCK_ALPHA = 0.2
-GT_BOX_SCALE = 1.25
+GT_BOX_SCALE = 1.25     # crop = box enlarged by this factor; fallback region side / longer side
 COCO_STAT_NAMES = ("AP", "AP50", "AP75", "AP_M", "AP_L", "AR", "AR50", "AR75", "AR_M", "AR_L")
 
 
@@ -140,11 +143,32 @@ def match_people(pred: np.ndarray, gt: np.ndarray, areas: np.ndarray) -> np.ndar
 
 
 def roi_from_box(bbox_xywh):
-    """Upright square ROI around a ground-truth box (see the module docstring)."""
+    """Upright square ROI around a ground-truth box (the fallback region)."""
     from pose_ros.models.roi import Roi
 
     x, y, w, h = (float(v) for v in bbox_xywh)
     return Roi(np.array([x + w / 2, y + h / 2]), GT_BOX_SCALE * max(w, h), 0.0)
+
+
+def roi_in_box(blazepose, image_rgb: np.ndarray, bbox_xywh):
+    """BlazePose's best detection inside the enlarged box, in image pixels (see the module
+    docstring); the fallback region when it finds no one."""
+    from pose_ros.models.roi import Roi
+
+    x, y, w, h = (float(v) for v in bbox_xywh)
+    height, width = image_rgb.shape[:2]
+    margin_w, margin_h = (GT_BOX_SCALE - 1) / 2 * w, (GT_BOX_SCALE - 1) / 2 * h
+    x0, y0 = max(int(np.floor(x - margin_w)), 0), max(int(np.floor(y - margin_h)), 0)
+    x1 = min(int(np.ceil(x + w + margin_w)), width)
+    y1 = min(int(np.ceil(y + h + margin_h)), height)
+    found = []
+    if x1 - x0 >= 2 and y1 - y0 >= 2:
+        found = blazepose.detect(np.ascontiguousarray(image_rgb[y0:y1, x0:x1]))
+    if not found:
+        return roi_from_box(bbox_xywh)
+    best = found[0]
+    return Roi(best.center_px + np.array([x0, y0], np.float32), best.size_px,
+               best.rotation_rad, best.score)
 
 
 def predict_end_to_end(estimator, image_bgr: np.ndarray, image_id: int) -> list[Prediction]:
@@ -157,12 +181,11 @@ def predict_end_to_end(estimator, image_bgr: np.ndarray, image_id: int) -> list[
 
 def predict_gt_boxes(blazepose, image_rgb: np.ndarray, annotations: list[dict]
                      ) -> list[Prediction]:
-    """The landmark model on each ground-truth box: one batch, then one on the predicted ROIs."""
+    """The landmark model on each ground-truth box's region, one batch for the image."""
     if not annotations:
         return []
-    rois = [roi_from_box(a["bbox"]) for a in annotations]
-    first = blazepose.landmarks(image_rgb, rois)
-    results = blazepose.landmarks(image_rgb, [r.next_roi for r in first])
+    rois = [roi_in_box(blazepose, image_rgb, a["bbox"]) for a in annotations]
+    results = blazepose.landmarks(image_rgb, rois)
     return [Prediction(a["image_id"], r.coco17().astype(np.float64),
                        person_score(r.presence, r.coco17()), gt_id=a["id"])
             for a, r in zip(annotations, results, strict=True)]

@@ -93,8 +93,8 @@ def _eval_2d(args: argparse.Namespace, out) -> dict:
         "pck_joints": [COCO17.keypoint_names[j] for j in LIMB_JOINTS],
         "pck_reference": "torso diagonal (left shoulder-right hip, else right shoulder-left "
                          "hip), else the box's longer side",
-        "gt_box_roi": f"upright square, side {GT_BOX_SCALE} x box's longer side, then the "
-                      "ROI its landmarks predict",
+        "gt_box_roi": f"BlazePose's best detection in the box enlarged {GT_BOX_SCALE}x (else "
+                      f"an upright square of {GT_BOX_SCALE}x the box's longer side)",
         "score": "pose presence x mean keypoint score"}
     return report
 
@@ -131,8 +131,9 @@ def _eval_3d(args: argparse.Namespace, out) -> dict:
     return report
 
 
-def execute(args: argparse.Namespace, out=sys.stdout) -> dict:
+def execute(args: argparse.Namespace, out=None) -> dict:
     """The whole `pose-ros eval`; raises PoseRosError on bad input. Returns the report."""
+    out = out or sys.stdout
     if not (args.coco or args.bvh or args.npz):
         raise PoseRosError("nothing to evaluate: give --coco GT.json (2D), --bvh DIR or "
                            "--npz FILE (3D)")

@@ -1,0 +1,316 @@
+"""`pose-ros bench`: how fast the whole pipeline runs here, stage by stage, next to MediaPipe.
+
+Per frame the source is decoded, the PoseEstimator runs (detect, landmarks, tracking, lift,
+placement, smoothing: its own timings), and the frame's ROS messages are built (SkeletonArray +
+MarkerArray, rosbags classes from our msg/ files). Each stage's p50/p95 latency is over the
+frames it ran on (the detector runs only on some); end-to-end = decode + pipeline + messages.
+With `--reference mediapipe`, mediapipe's own `mp.solutions.pose` runs on the same frames,
+interleaved frame by frame so a busy phase of a shared machine slows both alike; its frames per
+second count decode + its `process()`. Before timing, both run `--warmup` times on the first
+frame and are then reset (tracks, filters; a fresh MediaPipe graph).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from pose_ros.errors import PoseRosError
+from pose_ros.eval.report import environment, table_stages, write_json
+from pose_ros.io.sources import Frame, Source, open_source
+from pose_ros.pipeline import PipelineConfig, PoseEstimator
+
+STAGES = ("decode", "detect", "landmarks", "tracking", "lift", "placement", "smoothing",
+          "messages", "pipeline", "end_to_end")
+FROM_PIPELINE = {"detect": "detect", "landmarks": "landmarks", "track": "tracking",
+                 "lift": "lift", "place": "placement", "smooth": "smoothing",
+                 "total": "pipeline"}
+
+
+def looped(open_fn: Callable[[], Source], num_frames: int | None) -> Iterator[Frame]:
+    """The source's frames, reopened until num_frames (None: once); stamps keep increasing.
+    Opening is lazy, so the time a caller measures for a frame includes (re)opening."""
+    count, offset_ns = 0, 0
+    while True:
+        last = None
+        with open_fn() as source:
+            for frame in source:
+                if num_frames is not None and count >= num_frames:
+                    return
+                last = frame
+                yield dataclasses.replace(frame, index=count, stamp_ns=frame.stamp_ns + offset_ns)
+                count += 1
+        if num_frames is None or last is None or count >= num_frames:
+            return
+        offset_ns += last.stamp_ns + int(1e9 / (source.fps or 30.0))
+
+
+def summarize_ms(samples: list[float]) -> dict[str, float]:
+    a = np.asarray(samples, dtype=np.float64)
+    return {"p50_ms": float(np.percentile(a, 50)), "p95_ms": float(np.percentile(a, 95)),
+            "mean_ms": float(a.mean()), "count": int(len(a))}
+
+
+class MessageBuilder:
+    """What the node publishes per frame, built with rosbags' classes for our msg/ types."""
+
+    def __init__(self) -> None:
+        from pose_ros.messages import RosbagsFactory
+        from pose_ros.msgdefs import typestore
+
+        self.factory = RosbagsFactory(typestore())
+
+    def __call__(self, poses) -> tuple:
+        from pose_ros.markers import marker_array_msg
+        from pose_ros.messages import skeleton_array_msg
+
+        return skeleton_array_msg(self.factory, poses), marker_array_msg(self.factory, poses)
+
+
+def timed(frames: Iterator[Frame]) -> Iterator[tuple[Frame, float]]:
+    """(frame, milliseconds it took to get it) for each frame."""
+    while True:
+        start = time.perf_counter()
+        frame = next(frames, None)
+        if frame is None:
+            return
+        yield frame, (time.perf_counter() - start) * 1e3
+
+
+def benchmark(frames: Iterator[Frame], estimator: PoseEstimator, reference=None,
+              warmup: int = 3, profile: str | None = None, total: int | None = None,
+              progress: bool = False) -> dict:
+    """Time every stage on every frame; see the module docstring. Returns the report dict.
+
+    reference: a bench_reference.MediaPipePose or None. total: frame count for the progress bar.
+    """
+    from tqdm import tqdm
+
+    from pose_ros.bench_reference import keypoint_differences
+    from pose_ros.runner import frame_poses
+
+    messages = MessageBuilder()
+    samples: dict[str, list[float]] = {s: [] for s in STAGES}
+    people, ref_ms, ref_found, ours_found, diffs, rel_diffs = [], [], [], [], [], []
+    stream = timed(frames)
+    first = next(stream, None)
+    if first is None:
+        raise PoseRosError("the source has no frames")
+    for i in range(warmup):
+        frame = first[0]
+        stamp_s = frame.stamp_s - (warmup - i) / 30.0    # increasing, before the first frame
+        messages(frame_poses(frame, estimator(frame.image_bgr, stamp_s), estimator))
+        if reference is not None:
+            reference(frame.image_bgr[..., ::-1].copy())
+    estimator.reset()
+    if reference is not None:
+        reference.reset()
+    with _profiler(profile, estimator.device) as prof:
+        for frame, decode_ms in tqdm(_chain_first(first, stream), total=total,
+                                     disable=not progress, unit="frame", dynamic_ncols=True):
+            people_now = estimator(frame.image_bgr, frame.stamp_s, camera=frame.camera_info,
+                                   depth=frame.depth_m)
+            t0 = time.perf_counter()
+            messages(frame_poses(frame, people_now, estimator))
+            messages_ms = (time.perf_counter() - t0) * 1e3
+            timings = estimator.last_timings_ms
+            samples["decode"].append(decode_ms)
+            samples["messages"].append(messages_ms)
+            for name, ms in timings.items():
+                samples[FROM_PIPELINE[name]].append(ms)
+            samples["end_to_end"].append(decode_ms + timings["total"] + messages_ms)
+            people.append(len(people_now))
+            ours_found.append(bool(people_now))
+            if reference is not None:
+                t0 = time.perf_counter()
+                found = reference(frame.image_bgr[..., ::-1].copy())
+                ref_ms.append(decode_ms + (time.perf_counter() - t0) * 1e3)
+                ref_found.append(found is not None)
+                if found is not None:
+                    dist, size_px = keypoint_differences(
+                        found, [p.keypoints_2d for p in people_now], estimator.topology)
+                    diffs.append(dist)
+                    rel_diffs.append(dist / max(size_px, 1.0))
+    if prof is not None:
+        prof.export_chrome_trace(profile)
+    return _report(samples, people, ours_found, reference, ref_ms, ref_found, diffs, rel_diffs)
+
+
+def _chain_first(first, rest: Iterator) -> Iterator:
+    yield first
+    yield from rest
+
+
+@contextlib.contextmanager
+def _profiler(path: str | None, device: str):
+    if path is None:
+        yield None
+        return
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device != "cpu" else [])
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with profile(activities=activities) as prof:
+        yield prof
+
+
+def _report(samples, people, ours_found, reference, ref_ms, ref_found, diffs,
+            rel_diffs) -> dict:
+    stages = {name: summarize_ms(s) for name, s in samples.items() if s}
+    frames = len(people)
+    counts = np.asarray(people)
+    report = {
+        "fps": 1e3 * frames / sum(samples["end_to_end"]),
+        "pipeline_fps": 1e3 * frames / sum(samples["pipeline"]),
+        "frames": frames,
+        "people_per_frame": {"mean": float(counts.mean()), "max": int(counts.max()),
+                             "frames_with_people": int(np.count_nonzero(counts))},
+        "stages": stages,
+        "reference": None,
+    }
+    if reference is not None:
+        all_diffs = np.concatenate(diffs) if diffs else np.zeros(0)
+        all_rel = np.concatenate(rel_diffs) if rel_diffs else np.zeros(0)
+        both = int(np.sum(np.asarray(ref_found) & np.asarray(ours_found)))
+        ref_fps = 1e3 * frames / sum(ref_ms)
+        report["reference"] = {
+            "name": "mediapipe", "version": reference.version, "options": reference.options,
+            "fps": ref_fps, "end_to_end": summarize_ms(ref_ms),
+            "frames_with_pose": int(np.sum(ref_found)),
+            "throughput_ratio": report["fps"] / ref_fps,
+            "frames_both_found": both,
+            "median_keypoint_difference_px": float(np.median(all_diffs)) if all_diffs.size
+            else None,
+            "median_keypoint_difference_of_person_size": float(np.median(all_rel))
+            if all_rel.size else None,
+            "keypoints_compared": int(all_diffs.size),
+        }
+    return report
+
+
+# ----------------------------------------------------------------------------- CLI glue
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `pose-ros bench`; dispatch with run(args)."""
+    parser.add_argument("source", nargs="?", help="video file or image folder (or a bag)")
+    parser.add_argument("--demo", action="store_true", help="bench on the 2 s clip rendered "
+                        "from scikit-image's astronaut photograph")
+    parser.add_argument("--loop", type=int, metavar="N", help="run exactly N frames, looping "
+                        "the source as often as needed (default: the source once)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed runs on the first frame "
+                        "before timing (default 3)")
+    parser.add_argument("--reference", choices=("mediapipe",), help="also run mediapipe "
+                        "0.10.14's mp.solutions.pose on the same frames (pip install "
+                        "'.[reference]')")
+    parser.add_argument("--profile", metavar="TRACE.json", help="write a torch profiler trace "
+                        "(chrome://tracing, Perfetto); timings are slower while profiling")
+    parser.add_argument("--json", metavar="FILE", help="write every figure; top level 'fps' "
+                        "(end to end), reference figures under 'reference'")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
+    parser.add_argument("--threads", type=int, default=0, dest="num_threads",
+                        help="torch CPU threads (0: the pipeline's default)")
+    parser.add_argument("--no-3d", dest="enable_3d", action="store_false",
+                        help="2D only: no lifter, no placement")
+    parser.add_argument("--no-smoothing", dest="smoothing", action="store_false")
+    parser.add_argument("--skeleton", choices=("coco17", "blazepose33"), default="coco17")
+    parser.add_argument("--max-people", type=int, default=PipelineConfig.max_people)
+    parser.add_argument("--detect-every", type=int, dest="detect_every_n_frames",
+                        default=PipelineConfig.detect_every_n_frames)
+    parser.add_argument("--fps", type=float, default=30.0, help="image folders: frame rate "
+                        "that sets the stamps (default 30)")
+    parser.add_argument("--no-download", dest="allow_download", action="store_false",
+                        help="never download models; fail if they are not cached")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _source_opener(args: argparse.Namespace) -> Callable[[], Source]:
+    if args.demo == bool(args.source):
+        raise PoseRosError("give a SOURCE or --demo (not both)")
+    if args.demo:
+        import tempfile
+
+        from pose_ros.io.demo import write_demo_video
+
+        clip = Path(tempfile.mkdtemp(prefix="pose_ros_bench_")) / "demo.mp4"
+        write_demo_video(clip)
+        return lambda: open_source(clip)
+    return lambda: open_source(args.source, fps=args.fps)
+
+
+def execute(args: argparse.Namespace, out=None) -> dict:
+    """The whole `pose-ros bench`; raises PoseRosError on bad input. Returns the report."""
+    from pose_ros.runner import config_from_args
+
+    out = out or sys.stdout
+
+    if args.loop is not None and args.loop < 1:
+        raise PoseRosError(f"--loop {args.loop}: give a number of frames >= 1")
+    reference = None
+    if args.reference == "mediapipe":
+        from pose_ros.bench_reference import MediaPipePose
+        # fails first, with the install hint; smoothing follows ours so keypoints compare
+        reference = MediaPipePose(smooth_landmarks=args.smoothing)
+    opener = _source_opener(args)
+    with opener() as source:                # bad input fails here, before the models load
+        description, total = source.description, source.num_frames
+    config = config_from_args(args)
+    estimator = PoseEstimator(config)
+    report = benchmark(looped(opener, args.loop), estimator, reference, warmup=args.warmup,
+                       profile=args.profile, total=args.loop or total,
+                       progress=not args.quiet)
+    report["settings"] = {"source": description, "loop": args.loop, "warmup": args.warmup,
+                          "pipeline": dataclasses.asdict(config), "device": estimator.device,
+                          "torch_threads": _torch_threads(), "profiled": bool(args.profile),
+                          "models_sha256": estimator.model_digests()}
+    report["environment"] = environment()
+    _print(report, description, out)
+    if args.json:
+        write_json(args.json, report)
+        print(f"wrote {args.json}", file=out)
+    if args.profile:
+        print(f"wrote {args.profile} (torch profiler trace)", file=out)
+    return report
+
+
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _print(report: dict, description: str, out) -> None:
+    people = report["people_per_frame"]
+    print(f"source: {description}", file=out)
+    print(f"frames: {report['frames']}  people per frame: mean {people['mean']:.2f}, max "
+          f"{people['max']}, frames with people {people['frames_with_people']}", file=out)
+    for line in table_stages(report["stages"], list(STAGES)):
+        print(line, file=out)
+    print(f"end to end: {report['fps']:.1f} fps (decode + pipeline + messages); pipeline "
+          f"alone: {report['pipeline_fps']:.1f} fps", file=out)
+    ref = report["reference"]
+    if ref is not None:
+        diff = ref["median_keypoint_difference_px"]
+        print(f"mediapipe {ref['version']}: {ref['fps']:.1f} fps (decode + process), pose in "
+              f"{ref['frames_with_pose']} frames (ours: {people['frames_with_people']}); "
+              f"throughput ratio ours/mediapipe {ref['throughput_ratio']:.2f}; median keypoint "
+              f"difference {'-' if diff is None else f'{diff:.2f} px'} over "
+              f"{ref['keypoints_compared']} keypoints in {ref['frames_both_found']} frames",
+              file=out)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point for the CLI: one clear error line and exit status 1 on bad input."""
+    try:
+        execute(args)
+    except PoseRosError as exc:
+        print(f"pose-ros bench: error: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,86 @@
+"""`pose-ros bench` on a 10-frame clip made from a real photograph: every stage is timed."""
+
+import argparse
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skimage", reason="scikit-image (test extra) ships the test photograph")
+
+from pose_ros import bench  # noqa: E402
+from pose_ros.io.demo import write_demo_video  # noqa: E402
+from pose_ros.io.sources import Frame, Source  # noqa: E402
+from pose_ros.models import store  # noqa: E402
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    try:
+        store.fetch_models()
+    except store.ModelStoreError as exc:
+        pytest.skip(f"BlazePose models not available (PyPI unreachable?): {exc}")
+    return write_demo_video(tmp_path_factory.mktemp("bench") / "clip.mp4", num_frames=10)
+
+
+def test_bench_writes_every_stage(clip, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    trace = tmp_path / "trace.json"
+    rc = bench.run(parse(str(clip), "--loop", "12", "--warmup", "1", "--device", "cpu",
+                         "--json", str(out), "--profile", str(trace), "--quiet"))
+    assert rc == 0
+    report = json.loads(out.read_text())
+    assert report["frames"] == 12                      # looped past the clip's 10 frames
+    assert set(report["stages"]) == set(bench.STAGES)
+    for name, stage in report["stages"].items():
+        assert 0 <= stage["p50_ms"] <= stage["p95_ms"], name
+        assert stage["count"] >= 1
+    assert report["stages"]["landmarks"]["count"] == 12
+    assert report["fps"] > 0 and report["pipeline_fps"] >= report["fps"]
+    assert report["people_per_frame"]["frames_with_people"] >= 10   # the astronaut is found
+    assert report["reference"] is None
+    assert report["settings"]["pipeline"]["enable_3d"] is True
+    assert json.loads(trace.read_text())["traceEvents"]           # a chrome trace
+    printed = capsys.readouterr().out
+    assert "end_to_end" in printed and "fps" in printed
+
+
+class FakeSource(Source):
+    fps = 10.0
+
+    def __init__(self, n):
+        self.n = n
+
+    def __iter__(self):
+        for i in range(self.n):
+            yield Frame(index=i, stamp_ns=i * 100_000_000, image_bgr=np.zeros((2, 2, 3), np.uint8))
+
+
+def test_loop_keeps_stamps_increasing():
+    frames = list(bench.looped(lambda: FakeSource(3), 7))
+    assert [f.index for f in frames] == list(range(7))
+    stamps = [f.stamp_ns for f in frames]
+    assert all(b > a for a, b in zip(stamps, stamps[1:]))
+    assert stamps[3] - stamps[2] == 100_000_000                   # one frame period
+    assert len(list(bench.looped(lambda: FakeSource(5), 2))) == 2
+    assert len(list(bench.looped(lambda: FakeSource(5), None))) == 5
+
+
+def test_bad_input_is_one_clear_error(tmp_path, capsys):
+    assert bench.run(parse(str(tmp_path / "missing.mp4"))) == 1
+    assert "no such file" in capsys.readouterr().err
+    assert bench.run(parse("--demo", str(tmp_path))) == 1
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mediapipe") is not None,
+                    reason="mediapipe is installed: the missing-reference error cannot occur")
+def test_reference_without_mediapipe_says_how_to_install(clip, capsys):
+    assert bench.run(parse(str(clip), "--reference", "mediapipe")) == 1
+    assert "pip install '.[reference]'" in capsys.readouterr().err
