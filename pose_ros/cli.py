@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pose_ros import __version__, runner
+from pose_ros import __version__, bench, runner
 from pose_ros.errors import PoseRosError
+from pose_ros.eval import command as eval_command
 from pose_ros.eval import lifter_eval
 from pose_ros.models import store
 from pose_ros.train import train_lifter
@@ -33,6 +34,10 @@ COMMANDS = (
      train_lifter.run),
     ("eval-lifter", "MPJPE / P-MPJPE of the 3D lifter on BVH takes", lifter_eval.add_arguments,
      lifter_eval.run),
+    ("eval", "accuracy on COCO-format 2D ground truth (OKS AP, PCK) or 3D (MPJPE)",
+     eval_command.add_arguments, eval_command.run),
+    ("bench", "per-stage latency and throughput on a video or image folder",
+     bench.add_arguments, bench.run),
     ("msgs", "print the pose_ros message definitions", _msgs_arguments, _msgs),
 )
 
