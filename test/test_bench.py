@@ -3,6 +3,8 @@
 import argparse
 import importlib.util
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,15 +12,10 @@ import pytest
 pytest.importorskip("skimage", reason="scikit-image (test extra) ships the test photograph")
 
 from pose_ros import bench  # noqa: E402
+from pose_ros.errors import PoseRosError  # noqa: E402
 from pose_ros.io.demo import write_demo_video  # noqa: E402
 from pose_ros.io.sources import Frame, Source  # noqa: E402
 from pose_ros.models import store  # noqa: E402
-
-
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    bench.add_arguments(parser)
-    return parser.parse_args(list(argv))
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +27,18 @@ def clip(tmp_path_factory):
     return write_demo_video(tmp_path_factory.mktemp("bench") / "clip.mp4", num_frames=10)
 
 
-def test_bench_writes_every_stage(clip, tmp_path, capsys):
+def pose_ros(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pose_ros.cli", *argv], capture_output=True,
+                          text=True, timeout=300)
+
+
+@pytest.mark.slow  # a subprocess that loads the models and runs them
+def test_bench_writes_every_stage(clip, tmp_path):
     out = tmp_path / "bench.json"
     trace = tmp_path / "trace.json"
-    rc = bench.run(parse(str(clip), "--loop", "12", "--warmup", "1", "--device", "cpu",
-                         "--json", str(out), "--profile", str(trace), "--quiet"))
-    assert rc == 0
+    done = pose_ros("bench", str(clip), "--loop", "12", "--warmup", "1", "--device", "cpu",
+                    "--json", str(out), "--profile", str(trace), "--quiet")
+    assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     assert report["frames"] == 12                      # looped past the clip's 10 frames
     assert set(report["stages"]) == set(bench.STAGES)
@@ -48,8 +51,7 @@ def test_bench_writes_every_stage(clip, tmp_path, capsys):
     assert report["reference"] is None
     assert report["settings"]["pipeline"]["enable_3d"] is True
     assert json.loads(trace.read_text())["traceEvents"]           # a chrome trace
-    printed = capsys.readouterr().out
-    assert "end_to_end" in printed and "fps" in printed
+    assert "end_to_end" in done.stdout and "fps" in done.stdout
 
 
 class FakeSource(Source):
@@ -73,14 +75,18 @@ def test_loop_keeps_stamps_increasing():
     assert len(list(bench.looped(lambda: FakeSource(5), None))) == 5
 
 
-def test_bad_input_is_one_clear_error(tmp_path, capsys):
-    assert bench.run(parse(str(tmp_path / "missing.mp4"))) == 1
-    assert "no such file" in capsys.readouterr().err
-    assert bench.run(parse("--demo", str(tmp_path))) == 1
+def test_bad_input_is_one_clear_error(tmp_path):
+    done = pose_ros("bench", str(tmp_path / "missing.mp4"))
+    assert done.returncode == 1 and "no such file" in done.stderr
+    assert done.stderr.strip().count("\n") == 0
+    args = argparse.ArgumentParser()
+    bench.add_arguments(args)
+    with pytest.raises(PoseRosError, match="--loop 0"):
+        bench.execute(args.parse_args(["--loop", "0", "--demo"]))
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mediapipe") is not None,
                     reason="mediapipe is installed: the missing-reference error cannot occur")
-def test_reference_without_mediapipe_says_how_to_install(clip, capsys):
-    assert bench.run(parse(str(clip), "--reference", "mediapipe")) == 1
-    assert "pip install '.[reference]'" in capsys.readouterr().err
+def test_reference_without_mediapipe_says_how_to_install(clip):
+    done = pose_ros("bench", str(clip), "--reference", "mediapipe")
+    assert done.returncode == 1 and "pip install '.[reference]'" in done.stderr

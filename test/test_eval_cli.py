@@ -3,6 +3,8 @@ keypoints are MediaPipe 0.10.14's own output on it (test/data/blazepose_golden.j
 
 import argparse
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -11,6 +13,7 @@ import pytest
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (test extra)")
 
+from pose_ros.errors import PoseRosError  # noqa: E402
 from pose_ros.eval import command  # noqa: E402
 from pose_ros.eval.datasets import PERSON_CATEGORY  # noqa: E402
 from pose_ros.models import store  # noqa: E402
@@ -19,10 +22,9 @@ from pose_ros.skeleton import BLAZEPOSE33_TO_COCO17  # noqa: E402
 GOLDEN = Path(__file__).parent / "data" / "blazepose_golden.json"
 
 
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser()
-    command.add_arguments(parser)
-    return parser.parse_args(list(argv))
+def pose_ros(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pose_ros.cli", *argv], capture_output=True,
+                          text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +59,12 @@ def coco_set(tmp_path_factory) -> Path:
     return root / "gt.json"
 
 
-def test_eval_reports_ap_for_both_protocols(coco_set, tmp_path, capsys):
+@pytest.mark.slow  # a subprocess that loads the models and runs them
+def test_eval_reports_ap_for_both_protocols(coco_set, tmp_path):
     out, preds = tmp_path / "eval.json", tmp_path / "preds.json"
-    rc = command.run(parse("--coco", str(coco_set), "--device", "cpu", "--quiet",
-                           "--json", str(out), "--predictions", str(preds)))
-    assert rc == 0
+    done = pose_ros("eval", "--coco", str(coco_set), "--device", "cpu", "--quiet",
+                    "--json", str(out), "--predictions", str(preds))
+    assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     scores = report["2d"]["datasets"]["gt"]
     assert scores["people"] == 1 and scores["keypoint_set"] == "coco17"
@@ -79,10 +82,15 @@ def test_eval_reports_ap_for_both_protocols(coco_set, tmp_path, capsys):
     assert len(settings["oks_sigmas"]) == 17 and settings["models_sha256"]["detector"]
     written = json.loads(preds.read_text())
     assert written["end_to_end"][0]["image_id"] == 1 and len(written["gt_boxes"]) == 1
-    printed = capsys.readouterr().out
-    assert "end_to_end" in printed and "gt_boxes" in printed
+    assert "end_to_end" in done.stdout and "gt_boxes" in done.stdout
 
 
-def test_eval_without_input_is_one_clear_error(capsys):
-    assert command.run(parse()) == 1
-    assert "nothing to evaluate" in capsys.readouterr().err
+def test_eval_bad_input_is_one_clear_error(tmp_path):
+    (tmp_path / "gt.json").write_text("[1, 2]")
+    done = pose_ros("eval", "--coco", str(tmp_path / "gt.json"))
+    assert done.returncode == 1
+    assert done.stderr.strip().count("\n") == 0 and "neither COCO" in done.stderr
+    args = argparse.ArgumentParser()
+    command.add_arguments(args)
+    with pytest.raises(PoseRosError, match="nothing to evaluate"):
+        command.execute(args.parse_args([]))

@@ -114,6 +114,8 @@ def _eval_3d(args: argparse.Namespace, out) -> dict:
         subjects = [s for s in args.subjects.split(",") if s]
         bvh = evaluate_bvh(args.bvh, lifter, subjects, clips=args.clips)
         report["bvh"] = bvh
+        print(f"BVH: {bvh['takes']} takes, {bvh['frames']} frames at 30 fps, subjects "
+              f"{bvh['subjects']}, {bvh['clips']} clips per 2D input", file=out)
         rows += [(f"BVH, clean 2D ({bvh['takes']} takes)", bvh["clean"]),
                  (f"BVH, noisy 2D ({bvh['takes']} takes)", bvh["noisy"]),
                  ("BVH, mean pose (baseline)",

@@ -213,7 +213,7 @@ def load_keypoint_dataset(path: str | Path, images_dir: str | Path | None = None
                                f"{sorted(DATASET_TOPOLOGIES)}")
         topology = DATASET_TOPOLOGIES[keypoint_set]
     try:
-        if isinstance(data, list) and data and "joints" in data[0]:
+        if isinstance(data, list) and data and isinstance(data[0], dict) and "joints" in data[0]:
             return _load_mpii_list(data, path, images_dir)
         if isinstance(data, dict) and "images" in data and "annotations" in data:
             return _load_coco(data, path, images_dir, topology)
