@@ -6,10 +6,12 @@ a shared machine hit all of them alike; report ratios, and the load average prin
 
     # per model (detector, landmark), batch 1 and 4: torch eager / frozen vs LiteRT
     .venv/bin/python bench/blazepose_cpu.py models --threads 1 2
-    # tracking mode on real clips (decode excluded), optionally under a competing busy load
-    .venv/bin/python bench/blazepose_cpu.py track --threads 1 2 --load 0 1 2
-    # MediaPipe's own graph: the same script in a venv with mediapipe==0.10.14 (never ours)
-    /tmp/mpvenv/bin/python bench/blazepose_cpu.py track --runtime mediapipe --load 0 1 2
+    # tracking mode on the clips (decode excluded), ours and MediaPipe's own graph frame by frame
+    # in turn in this process; mediapipe comes from a separate venv (never installed here)
+    .venv/bin/python bench/blazepose_cpu.py track --runtimes torch torch-mp mediapipe \
+        --mediapipe-site /tmp/mpvenv/lib/python3.11/site-packages --threads 1 2 --load 0 1 2
+    # or MediaPipe alone, in its own venv (separate invocation)
+    /tmp/mpvenv/bin/python bench/blazepose_cpu.py track --runtimes mediapipe
 
 Each run prints a markdown table and, with --json, writes its numbers for bench/README.md.
 """
@@ -21,6 +23,7 @@ import json
 import multiprocessing
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -261,50 +264,64 @@ class MediaPipeTracker:
         return self.pose.process(frame).pose_landmarks is not None
 
 
+def make_tracker(runtime: str, threads: int):
+    if runtime == "mediapipe":
+        return MediaPipeTracker(threads)
+    return TorchTracker(threads, smooth_aux=True, retry_lost=runtime == "torch")
+
+
 def bench_track(args) -> dict:
-    results = {"machine": machine(), "kind": "track", "runtime": args.runtime, "rows": []}
+    """Tracking loop per clip; several runtimes run frame by frame in turn (order alternating),
+    so each sees the same frames and the same moments of the machine's load."""
+    results = {"machine": machine(), "kind": "track", "runtimes": args.runtimes, "rows": []}
     clips = {c: read_frames(VIDEO_DIR / c, args.frames) for c in args.clips}
     for threads in args.threads:
         for load in args.load:
             for clip, frames in clips.items():
-                if args.runtime == "torch":
-                    def make(threads: int) -> TorchTracker:
-                        return TorchTracker(threads, smooth_aux=not args.raw_roi,
-                                            retry_lost=args.retry_lost)
-                else:
-                    make = MediaPipeTracker
-                tracker = make(threads)
-                for frame in frames[:5]:  # warm-up, then a fresh tracker state
-                    tracker(frame)
-                tracker = make(threads)
-                times, found = [], 0
+                trackers = {}
+                for runtime in args.runtimes:
+                    warm = make_tracker(runtime, threads)
+                    for frame in frames[:5]:  # warm-up; the timed run starts fresh
+                        warm(frame)
+                    trackers[runtime] = make_tracker(runtime, threads)
+                times = {r: [] for r in trackers}
+                found = dict.fromkeys(trackers, 0)
+                order = list(trackers)
                 with Load(load):
                     for _ in range(args.passes):
                         for frame in frames:
-                            start = time.perf_counter()
-                            found += tracker(frame)
-                            times.append(time.perf_counter() - start)
-                s = stats_ms(times)
-                results["rows"].append({
-                    "clip": clip, "size": f"{frames[0].shape[1]}x{frames[0].shape[0]}",
-                    "threads": threads, "busy_procs": load, **s,
-                    "fps": len(times) / sum(times), "frames_with_pose": found / args.passes,
-                    "frames": len(frames), "detector_runs": tracker.detections / args.passes})
-                print(results["rows"][-1], flush=True)
+                            order.reverse()
+                            for runtime in order:
+                                start = time.perf_counter()
+                                found[runtime] += trackers[runtime](frame)
+                                times[runtime].append(time.perf_counter() - start)
+                fps = {r: len(t) / sum(t) for r, t in times.items()}
+                for runtime, samples in times.items():
+                    results["rows"].append({
+                        "clip": clip, "size": f"{frames[0].shape[1]}x{frames[0].shape[0]}",
+                        "runtime": runtime, "threads": threads, "busy_procs": load,
+                        **stats_ms(samples), "fps": fps[runtime],
+                        "fps_vs_mediapipe": (fps[runtime] / fps["mediapipe"]
+                                             if "mediapipe" in fps else None),
+                        "frames_with_pose": found[runtime] / args.passes,
+                        "frames": len(frames),
+                        "detector_runs": trackers[runtime].detections / args.passes})
+                    print(results["rows"][-1], flush=True)
     results["machine_end"] = machine()
     return results
 
 
 def print_track(res: dict) -> None:
-    print(f"\n{res['runtime']}: {res['machine']} -> load at end "
-          f"{res['machine_end']['load_avg_1min']}")
-    print("| clip | size | threads | busy procs | fps | p50 ms | p95 ms | frames with pose | "
-          "detector runs |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"\n{res['machine']} -> load at end {res['machine_end']['load_avg_1min']}")
+    print("| clip | size | runtime | threads | busy procs | fps | fps vs MediaPipe | p50 ms | "
+          "p95 ms | frames with pose | detector runs |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in res["rows"]:
-        print(f"| {r['clip']} | {r['size']} | {r['threads']} | {r['busy_procs']} | "
-              f"{r['fps']:.1f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
-              f"{r['frames_with_pose']:.0f}/{r['frames']} | {r['detector_runs']:.0f} |")
+        ratio = "" if r["fps_vs_mediapipe"] is None else f"{r['fps_vs_mediapipe']:.2f}x"
+        runs = "" if r["detector_runs"] < 0 else f"{r['detector_runs']:.0f}"
+        print(f"| {r['clip']} | {r['size']} | {r['runtime']} | {r['threads']} | "
+              f"{r['busy_procs']} | {r['fps']:.1f} | {ratio} | {r['p50_ms']:.1f} | "
+              f"{r['p95_ms']:.1f} | {r['frames_with_pose']:.0f}/{r['frames']} | {runs} |")
 
 
 def main() -> None:
@@ -313,15 +330,17 @@ def main() -> None:
     models = sub.add_parser("models", help="per-model latency: torch eager/frozen vs LiteRT")
     models.add_argument("--reps", type=int, default=40)
     track = sub.add_parser("track", help="tracking-mode throughput on the clips")
-    track.add_argument("--runtime", choices=("torch", "mediapipe"), default="torch")
+    track.add_argument(
+        "--runtimes", nargs="+", choices=("torch", "torch-mp", "mediapipe"), default=["torch"],
+        help="torch: ours, with a same-frame re-detection when the person is lost; torch-mp: "
+             "ours with exactly MediaPipe's policy (re-detect on the next frame); mediapipe: "
+             "mp.solutions.pose (needs mediapipe importable, see --mediapipe-site)")
+    track.add_argument("--mediapipe-site", type=Path,
+                       help="site-packages of a separate venv with mediapipe==0.10.14, put on "
+                            "sys.path after torch is loaded (nothing is installed here)")
     track.add_argument("--clips", nargs="+", default=list(CLIPS))
     track.add_argument("--frames", type=int, default=300)
     track.add_argument("--passes", type=int, default=1)
-    track.add_argument("--raw-roi", action="store_true",
-                       help="torch: next ROI from the raw auxiliary keypoints (no smoothing)")
-    track.add_argument("--retry-lost", action="store_true",
-                       help="torch: when the tracked person is lost, detect again in the same "
-                            "frame (MediaPipe waits for the next frame)")
     track.add_argument("--load", type=int, nargs="+", default=[0],
                        help="numbers of competing busy processes to run alongside")
     for p in (models, track):
@@ -330,6 +349,12 @@ def main() -> None:
     args = parser.parse_args()
     if not VIDEO_DIR.is_dir():
         raise SystemExit(f"{VIDEO_DIR} not found: the benchmark needs the shared video clips")
+    if args.what == "track" and "torch" in "".join(args.runtimes):
+        import torch  # noqa: F401  load torch, numpy, cv2 from this venv first
+
+        from pose_ros.models import blazepose  # noqa: F401
+    if args.what == "track" and args.mediapipe_site:
+        sys.path.insert(0, str(args.mediapipe_site))  # its protobuf, not a newer one here
     res = bench_models(args) if args.what == "models" else bench_track(args)
     (print_models if args.what == "models" else print_track)(res)
     if args.json:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import message_filters
+import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import (
@@ -25,12 +26,14 @@ from rcl_interfaces.msg import (
     SetParametersResult,
 )
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
+from pose_ros.camera import CameraIntrinsics
 from pose_ros.diagnostics import HealthMonitor, diagnostic_array_msg
 from pose_ros.draw import draw_people
 from pose_ros.errors import PoseRosError
@@ -40,7 +43,7 @@ from pose_ros.markers import MarkerStyle, marker_array_msg
 from pose_ros.messages import RosFactory, header_msg, skeleton_array_msg
 from pose_ros.msg import SkeletonArray
 from pose_ros.node_params import ParamSpec, all_params, check_value, node_config
-from pose_ros.person import FramePoses
+from pose_ros.person import DepthSource, FramePoses, Person
 from pose_ros.pipeline import PoseEstimator
 
 
@@ -68,15 +71,27 @@ def _stamp_ns(msg: Any) -> int:
     return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
+def _pelvis_relative(people: list[Person]) -> list[Person]:
+    """Without calibrated intrinsics the root is unknown: 3D relative to the pelvis (DEPTH_NONE)."""
+    return [replace(p, keypoints_3d=np.concatenate(
+                [p.keypoints_3d[:, :3] - p.root_camera_m, p.keypoints_3d[:, 3:]], axis=1),
+                root_camera_m=None, depth_source=DepthSource.NONE)
+            if p.keypoints_3d is not None and p.root_camera_m is not None else p
+            for p in people]
+
+
 class PoseNode(Node):
-    def __init__(self) -> None:
-        super().__init__("pose_node")
+    def __init__(self, **node_kwargs: Any) -> None:
+        """`node_kwargs` go to rclpy's Node (context, namespace, parameter_overrides: tests)."""
+        super().__init__("pose_node", **node_kwargs)
         self._specs = {s.name: s for s in all_params()}
         for spec in self._specs.values():
             self.declare_parameter(spec.name, spec.default, _descriptor(spec))
         # Raises PoseRosError with the reason (bad values, models missing and no network).
         self.config = node_config({n: self.get_parameter(n).value for n in self._specs})
         self.estimator = PoseEstimator(self.config.pipeline)
+        self._models = ", ".join(f"{name} {sha[:12]}" for name, sha in
+                                 self.estimator.model_digests().items())
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self._factory = RosFactory()
@@ -158,10 +173,28 @@ class PoseNode(Node):
                     return self._bridge.compressed_imgmsg_to_cv2(msg, "bgr8")
                 return self._bridge.imgmsg_to_cv2(msg, "bgr8")
             except Exception as exc:  # e.g. KeyError: 16 with a numpy/OpenCV it was not built for
+                # A bad image fails here too: decode_bgr raises its clear error and cv_bridge
+                # stays. Only an image that decode_bgr reads retires cv_bridge.
+                image_bgr = decode_bgr(msg)
                 self.get_logger().warning(f"cv_bridge failed ({exc!r}); using pose_ros' own "
                                           "image conversion from now on")
                 self._bridge = None
+                return image_bgr
         return decode_bgr(msg)
+
+    def _intrinsics(self) -> CameraIntrinsics | None:
+        """The latest camera_info's intrinsics; None (and a throttled warning) without them."""
+        msg = self._camera_info
+        try:
+            if msg is not None:
+                return CameraIntrinsics.from_camera_info(msg)
+            reason = f"no camera_info on {self.resolve_topic_name('camera_info')} yet"
+        except ValueError as exc:  # uncalibrated: K all zeros
+            reason = str(exc)
+        self.get_logger().warning(
+            f"{reason}: publishing 2D and pelvis-relative 3D (depth_source NONE)",
+            throttle_duration_sec=10.0)
+        return None
 
     # ------------------------------------------------------------------ worker
     def _work(self) -> None:
@@ -174,19 +207,18 @@ class PoseNode(Node):
             except Exception as exc:  # log with the frame and keep running
                 self._health.record_error()
                 stamp = _stamp_ns(frame.image) * 1e-9
-                self.get_logger().error(f"frame stamped {stamp:.6f}: {exc}",
+                what = str(exc) if isinstance(exc, PoseRosError) else repr(exc)
+                self.get_logger().error(f"frame stamped {stamp:.6f}: {what}",
                                         throttle_duration_sec=1.0)
 
     def _process(self, frame: _Frame) -> None:
         image_bgr = self._decode(frame.image)
         depth_m = decode_depth(frame.depth) if frame.depth is not None else None
-        camera = self._camera_info
-        if camera is None:
-            self.get_logger().warning(
-                "no camera_info received yet: 3D uses intrinsics guessed from the image size",
-                throttle_duration_sec=10.0)
+        intrinsics = self._intrinsics()
         stamp_ns = _stamp_ns(frame.image)
-        people = self.estimator(image_bgr, stamp_ns * 1e-9, camera=camera, depth=depth_m)
+        people = self.estimator(image_bgr, stamp_ns * 1e-9, camera=intrinsics, depth=depth_m)
+        if intrinsics is None:
+            people = _pelvis_relative(people)
         height, width = image_bgr.shape[:2]
         topology = self.estimator.topology
         poses = FramePoses(stamp_ns=stamp_ns, frame_id=frame.image.header.frame_id, width=width,
@@ -227,19 +259,19 @@ class PoseNode(Node):
         summary = self._health.summary(
             time.monotonic(), received=self._slot.received, dropped=self._slot.dropped,
             info={"device": self.estimator.device, "precision": self.config.pipeline.precision,
-                  "skeleton": self.estimator.topology.name})
+                  "skeleton": self.estimator.topology.name, "models": self._models,
+                  "camera_info": "received" if self._camera_info is not None else "missing"})
         self.pub_diagnostics.publish(diagnostic_array_msg(
             self._factory, self.get_clock().now().nanoseconds,
-            f"{self.get_name()}: pose estimation", self.estimator.device, summary))
+            f"{self.get_fully_qualified_name()}: pose estimation", self.estimator.device,
+            summary))
 
     def _log_startup(self) -> None:
         p = self.config.pipeline
-        models = ", ".join(f"{name} {sha[:12]}" for name, sha in
-                           self.estimator.model_digests().items())
         sub = self.resolve_topic_name(self.image_topic)
         self.get_logger().info(
             f"device {self.estimator.device}, precision {p.precision}, skeleton {p.skeleton}, "
-            f"3D {'on' if p.enable_3d else 'off'}; models: {models}; image {sub}"
+            f"3D {'on' if p.enable_3d else 'off'}; models: {self._models}; image {sub}"
             f"{', depth ' + self.resolve_topic_name('depth') if self.config.use_depth else ''}, "
             f"camera_info {self.resolve_topic_name('camera_info')} -> "
             f"{self.resolve_topic_name('~/skeletons')}, {self.resolve_topic_name('~/markers')}")
@@ -259,7 +291,7 @@ def main(args: list[str] | None = None) -> int:
         executor = MultiThreadedExecutor()
         executor.add_node(node)
         executor.spin()
-    except PoseRosError as exc:
+    except (PoseRosError, ParameterException) as exc:  # bad parameters, models missing
         print(f"pose_node: {exc}", file=sys.stderr)
         return 1
     except (KeyboardInterrupt, ExternalShutdownException):

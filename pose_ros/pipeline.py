@@ -198,9 +198,8 @@ class PoseEstimator:
     def _stage(self, name: str):
         start = time.perf_counter()
         yield
-        ms = (time.perf_counter() - start) * 1e3
-        self.last_timings_ms[name] = ms
-        self._timings[name].append(ms)
+        ms = (time.perf_counter() - start) * 1e3   # a stage may run twice in a frame: add up
+        self.last_timings_ms[name] = self.last_timings_ms.get(name, 0.0) + ms
 
     def timing_summary(self) -> dict[str, dict[str, float]]:
         """Per stage: p50_ms, p95_ms, mean_ms and count (frames where the stage ran)."""
@@ -250,31 +249,47 @@ class PoseEstimator:
         published = sorted((t for t in tracks if t.state is TrackState.CONFIRMED),
                            key=lambda t: t.track_id)
         people = self._people(published, image_rgb.shape, stamp_s, camera, depth)
-        ms = (time.perf_counter() - start) * 1e3
-        self.last_timings_ms["total"] = ms
-        self._timings["total"].append(ms)
+        self.last_timings_ms["total"] = (time.perf_counter() - start) * 1e3
+        for stage, ms in self.last_timings_ms.items():
+            self._timings[stage].append(ms)
         return people
 
     def _find_people(self, image_rgb: np.ndarray):
-        """Landmarks for tracked ROIs plus new detections; (results, origin track or None)."""
+        """Landmarks for tracked ROIs plus new detections; (results, origin track or None).
+
+        When a tracked ROI loses its person (a fast mover left it) and the detector did not run
+        this frame, it runs now, so the person is found again in this frame rather than the next.
+        """
         tracked = [t for t in self.tracker.active if t.roi is not None]
         tracked = sorted(tracked, key=lambda t: t.track_id)[: self.config.max_people]
         rois = [t.roi for t in tracked]
-        if self._needs_detection():
-            with self._stage("detect"):
-                found = self.blazepose.detect(image_rgb)
-            self._frames_since_detection = 0
-            if found and rois:
-                overlap = box_iou(roi_boxes(found), roi_boxes(rois)).max(axis=1)
-                found = [r for r, o in zip(found, overlap, strict=True)
-                         if o < DUPLICATE_ROI_IOU]
-            rois += found[: self.config.max_people - len(rois)]
-        self._frames_since_detection += 1
+        detected = self._needs_detection()
+        if detected:
+            rois += self._detect(image_rgb, rois)
         with self._stage("landmarks"):
             results = self.blazepose.landmarks(image_rgb, rois) if rois else []
         origins = tracked + [None] * (len(results) - len(tracked))
         keep = [i for i, r in enumerate(results) if r.presence >= self.config.presence_threshold]
+        if not detected and len(keep) < len(results):
+            found = self._detect(image_rgb, [rois[i] for i in keep])
+            if found:
+                with self._stage("landmarks"):
+                    results += self.blazepose.landmarks(image_rgb, found)
+                origins += [None] * len(found)
+                keep = [i for i, r in enumerate(results)
+                        if r.presence >= self.config.presence_threshold]
+        self._frames_since_detection += 1
         return [results[i] for i in keep], [origins[i] for i in keep]
+
+    def _detect(self, image_rgb: np.ndarray, rois: list) -> list:
+        """Detector ROIs of people not already covered by `rois`, up to max_people in all."""
+        with self._stage("detect"):
+            found = self.blazepose.detect(image_rgb)
+        self._frames_since_detection = 0
+        if found and rois:
+            overlap = box_iou(roi_boxes(found), roi_boxes(rois)).max(axis=1)
+            found = [r for r, o in zip(found, overlap, strict=True) if o < DUPLICATE_ROI_IOU]
+        return found[: max(self.config.max_people - len(rois), 0)]
 
     def _track(self, results, origins: list[Track | None], stamp_s: float) -> list[Track]:
         """Drop duplicate results, update the tracker, hand each track its next ROI.

@@ -8,7 +8,7 @@ import torch
 
 from pose_ros.camera import CameraIntrinsics
 from pose_ros.eval.lifter_eval import evaluate
-from pose_ros.models.lifter import SHIPPED, Lifter, TemporalLifter, normalize_2d
+from pose_ros.models.lifter import Lifter, TemporalLifter, normalize_2d
 
 
 @pytest.mark.parametrize("rf", [1, 9, 27, 81])
@@ -76,15 +76,35 @@ def test_normalization_ignores_image_size_and_focal_length():
     np.testing.assert_allclose(inputs[0], inputs[1], atol=1e-5)
 
 
-@pytest.mark.skipif(not SHIPPED[27].exists(), reason="shipped lifter weights not built yet")
 def test_shipped_weights_beat_the_mean_pose_on_a_synthetic_walk(walk_take):
+    # The procedural walk is not mocap (its proportions and gait differ from CMU's), so this
+    # only checks that the shipped file loads and lifts a walking body far better than the
+    # best constant guess; the held-out CMU test below checks the recorded accuracy.
     lifter = Lifter.load()
     assert lifter.receptive_field == 27 and len(lifter.digest) == 64
-    assert lifter.metadata["best"]["val_mpjpe_mm"] < 200
     results = evaluate(lifter, [walk_take], clips=64)
     for name in ("clean", "noisy"):
         r = results[name]
-        assert r["mpjpe_mm"] < 0.6 * r["mean_pose_mpjpe_mm"], (name, r)
+        assert r["mpjpe_mm"] < 0.8 * r["mean_pose_mpjpe_mm"], (name, r)
+        assert r["pmpjpe_mm"] < 0.5 * r["mean_pose_mpjpe_mm"], (name, r)
+
+
+def test_shipped_weights_match_their_recorded_accuracy_on_held_out_cmu_subjects():
+    from pathlib import Path
+
+    from pose_ros.train.train_lifter import load_takes
+
+    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "mocap" / "cmu"
+    if not root.is_dir():
+        pytest.skip("../shared/data/mocap/cmu is absent")
+    lifter = Lifter.load()
+    recorded = lifter.metadata["best"]["val_mpjpe_mm"]
+    takes = [t for _, t in load_takes(root, set(lifter.metadata["validation_subjects"]),
+                                      progress=False)]
+    noisy = evaluate(lifter, takes, clips=256)["noisy"]
+    # Another random draw of clips and noise than training's validation set: within 25 %.
+    assert noisy["mpjpe_mm"] < 1.25 * recorded, (recorded, noisy)
+    assert noisy["mpjpe_mm"] < 0.5 * noisy["mean_pose_mpjpe_mm"], noisy
 
 
 def test_corrupt_weights_give_a_clear_error(tmp_path):

@@ -1,8 +1,9 @@
 """MediaPipe BlazePose (detector + full landmark model) on torch: image -> people with 33 keypoints.
 
-The stages mirror MediaPipe 0.10.14's pose_landmark_cpu graph (the crops, the 7x7 heatmap
-refinement, the projection back to the image and the ROI for the next frame follow its
-calculators, including their pixel conventions), but all people of a frame go through the
+The stages reproduce MediaPipe 0.10.14's pose_landmark_cpu graph (its fixed-point crops, the
+heatmap refinement, the projection back to the image and the ROI for the next frame follow its
+calculators, pixel conventions included: on the test photo our keypoints are within 0.01 px of
+mp.solutions.pose's), but every person found is kept, all people of a frame go through the
 landmark network as one batch, and a caller can skip the detector for people it already tracks
 by passing last frame's `next_roi`.
 
@@ -14,7 +15,6 @@ by passing last frame's `next_roi`.
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
 
@@ -78,13 +78,14 @@ class PoseLandmarks:
 
 
 def default_num_threads() -> int:
-    """Torch threads when the caller gives none: 1.
+    """Torch CPU threads when the caller gives none: 1.
 
-    On a CPU shared with other processes, several OpenMP threads wait on each other at every op
-    and throughput collapses (measured in bench/README.md); one thread keeps working at full
-    speed on whichever core is free. $POSE_ROS_THREADS overrides.
+    On a CPU that other processes also use, OpenMP threads wait for each other at every op and
+    throughput collapses (2 threads + one busy process: 61 -> 13 fps, bench/README.md), while
+    one thread keeps working on whichever core is free. Pass num_threads > 1 for a machine
+    that is otherwise idle.
     """
-    return max(1, int(os.environ.get("POSE_ROS_THREADS", "1")))
+    return 1
 
 
 def refine_from_heatmap(xy: torch.Tensor, heatmap: torch.Tensor,
@@ -96,7 +97,9 @@ def refine_from_heatmap(xy: torch.Tensor, heatmap: torch.Tensor,
     sigmoid-weighted centroid (in heatmap pixel indices / size) of the kernel x kernel window at
     its heatmap pixel when the window's peak is >= min_confidence. Kept from MediaPipe: the
     truncating int cast and its bounds check, which tests the column against the height and
-    never the row against it.
+    never the row against it. The window is 9 x 9: that is what mediapipe 0.10.14 computes
+    (a 7 x 7 window, as some published graph files say, moves uncertain keypoints by 2-4 px
+    away from its output; 9 x 9 matches it to 0.04 px).
     """
     n, h, w, k = heatmap.shape
     col = torch.trunc(xy[..., 0] * w).long()
@@ -200,7 +203,7 @@ class BlazePose:
     @staticmethod
     def _check_image(image: np.ndarray) -> None:
         if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3
-                and image.shape[2] == 3):
+                and image.shape[2] == 3 and image.shape[0] > 0 and image.shape[1] > 0):
             got = (f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray)
                    else type(image).__name__)
             raise ValueError(f"BlazePose expects an H x W x 3 uint8 RGB image, got {got}")

@@ -123,6 +123,38 @@ def _dequantize(values: np.ndarray, tensor: tflite.Tensor) -> np.ndarray:
     return ((values.astype(np.float32) - zero) * scale).astype(np.float32)
 
 
+def _constants(model: tflite.Model, data: bytes, tensors: list, op_list: list,
+               name: str) -> dict[int, np.ndarray]:
+    """Every constant tensor: stored buffers, then DEQUANTIZE/DENSIFY results folded."""
+    consts: dict[int, np.ndarray] = {}
+    for i, t in enumerate(tensors):
+        value = _buffer_array(model, data, t)
+        if value is not None:
+            consts[i] = value
+    for op in op_list:
+        kind = _op_name(model, op)
+        if kind in FOLDED_OPS:
+            src, dst = int(op.Inputs(0)), int(op.Outputs(0))
+            if src not in consts:
+                raise UnsupportedModelError(f"{name}: {kind} of an activation")
+            fold = densify if kind == "DENSIFY" else _dequantize
+            consts[dst] = fold(consts[src], tensors[src])
+    return consts
+
+
+def _live_ops(op_list: list, out_ids: list[int], consts: dict) -> list[int]:
+    """Indices, in graph order, of the ops that feed the requested outputs."""
+    producer = {int(op.Outputs(0)): k for k, op in enumerate(op_list)}
+    needed, stack = set(), list(out_ids)
+    while stack:
+        t = stack.pop()
+        if t in consts or t not in producer or producer[t] in needed:
+            continue
+        needed.add(producer[t])
+        stack.extend(int(i) for i in op_list[producer[t]].InputsAsNumpy() if i >= 0)
+    return sorted(needed)
+
+
 def _fold_pads(steps: list[nn.Module], wiring: list[tuple[list[int], int]], keep: set[int],
                ) -> tuple[list[nn.Module], list[tuple[list[int], int]]]:
     """Drop each zero PAD whose only readers are unpadded convs, padding inside them instead.
@@ -186,38 +218,14 @@ class TFLiteGraph(nn.Module):
             out_ids = [names.index(n) for n in outputs]
         self.output_names = [names[i] for i in out_ids]
 
-        # Constants: buffers, then folded DEQUANTIZE/DENSIFY results.
-        consts: dict[int, np.ndarray] = {}
-        for i, t in enumerate(tensors):
-            value = _buffer_array(model, data, t)
-            if value is not None:
-                consts[i] = value
         op_list = [graph.Operators(i) for i in range(graph.OperatorsLength())]
-        for op in op_list:
-            kind = _op_name(model, op)
-            if kind in FOLDED_OPS:
-                src, dst = int(op.Inputs(0)), int(op.Outputs(0))
-                if src not in consts:
-                    raise UnsupportedModelError(f"{self.path.name}: {kind} of an activation")
-                if kind == "DENSIFY":
-                    consts[dst] = densify(consts[src], tensors[src])
-                else:
-                    consts[dst] = _dequantize(consts[src], tensors[src])
-
-        # Keep only the ops that feed the requested outputs.
-        producer = {int(op.Outputs(0)): k for k, op in enumerate(op_list)}
-        needed, stack = set(), list(out_ids)
-        while stack:
-            t = stack.pop()
-            if t in consts or t not in producer or producer[t] in needed:
-                continue
-            needed.add(producer[t])
-            stack.extend(int(i) for i in op_list[producer[t]].InputsAsNumpy() if i >= 0)
+        consts = _constants(model, data, tensors, op_list, self.path.name)
+        needed = _live_ops(op_list, out_ids, consts)
 
         self._input_ids = [int(i) for i in graph.InputsAsNumpy()]
         self._output_ids = out_ids
         steps, wiring = [], []
-        for k in sorted(needed):
+        for k in needed:
             op = op_list[k]
             kind = _op_name(model, op)
             ins = [int(i) for i in op.InputsAsNumpy()]
@@ -254,7 +262,11 @@ class TFLiteGraph(nn.Module):
             raise UnsupportedModelError(f"{self.path.name}: outputs {missing} are constants")
 
     def forward(self, *inputs: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Inputs and outputs in TFLite layout (NHWC for images), batch first."""
+        """Inputs and outputs in TFLite layout (NHWC for images), batch first.
+
+        A contiguous NHWC input becomes a channels-last NCHW view, the layout the pointwise
+        GEMMs and oneDNN's depthwise convolutions are fastest in on CPU.
+        """
         values: dict[int, torch.Tensor] = {}
         for tid, x in zip(self._input_ids, inputs, strict=True):
             values[tid] = x.permute(0, 3, 1, 2) if x.dim() == 4 else x

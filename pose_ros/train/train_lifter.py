@@ -19,7 +19,7 @@ import torch
 from tqdm import tqdm
 
 from pose_ros.eval.metrics3d import mpjpe
-from pose_ros.models.lifter import TemporalLifter
+from pose_ros.models.lifter import Lifter, TemporalLifter
 from pose_ros.train.bvh import load_take, subject_of
 from pose_ros.train.lifter_data import NoiseModel, make_batch
 
@@ -39,6 +39,7 @@ class TrainConfig:
     val_subjects: tuple[str, ...] = DEFAULT_VAL_SUBJECTS
     val_clips: int = 512
     max_minutes: float = 40.0
+    init: str = ""  # start from these weights (fine-tuning) instead of random
 
 
 def load_takes(bvh_dir: str | Path, subjects: set[str] | None = None, exclude: bool = False,
@@ -84,6 +85,8 @@ def train_lifter(bvh_dir: str | Path, out: str | Path, cfg: TrainConfig,
     rf = cfg.receptive_field
     length = rf + EXTRA_OUTPUT_FRAMES
     model = TemporalLifter(rf, cfg.channels)
+    if cfg.init:
+        model.load_state_dict(Lifter.load(cfg.init).model.state_dict())
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     total_steps = cfg.epochs * cfg.steps_per_epoch
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=total_steps,
@@ -157,6 +160,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--max-minutes", type=float, default=d.max_minutes,
                         help="stop after the epoch that passes this time")
+    parser.add_argument("--init", default="", help="start from these weights (fine-tuning)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -164,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
                       epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
                       batch=args.batch, lr=args.lr, seed=args.seed,
                       val_subjects=tuple(s for s in args.val_subjects.split(",") if s),
-                      max_minutes=args.max_minutes)
+                      max_minutes=args.max_minutes, init=args.init)
     out = Path(args.out)
     if out.exists() and not getattr(args, "force", False):
         print(f"pose-ros: {out} exists; choose another --out or remove it")
