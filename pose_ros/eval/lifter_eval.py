@@ -67,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     lifter = Lifter.load(args.weights)
     subjects = [s for s in args.subjects.split(",") if s]
-    if not subjects and args.weights is None:
+    if not subjects:
         subjects = lifter.metadata.get("validation_subjects", [])
     takes = load_takes(args.bvh, set(subjects) if subjects else None)
     results = evaluate(lifter, [t for _, t in takes], clips=args.clips)

@@ -43,17 +43,18 @@ _BONES.sort(key=lambda bone: H36M17.limbs.index((bone[0], bone[1])))  # parents 
 
 @dataclass(frozen=True)
 class NoiseModel:
-    """2D detector error model; `clean()` gives exact keypoints with score 1."""
+    """2D detector error model; `clean()` gives exact keypoints, score 1 where in view."""
 
     sigma_rel: float = 0.012      # noise std as a fraction of the person's 2D height
     sigma_px: float = 2.0         # plus this many pixels
     bias_rel: float = 0.008       # per-clip constant offset per joint, fraction of height
     low_conf_prob: float = 0.08   # joint-frames with a low score and 3x the noise
     outlier_prob: float = 0.02    # joint-frames placed anywhere around the person
+    exact_prob: float = 0.1       # clips seen by a perfect detector (exact, score 1 in view)
 
     @classmethod
     def clean(cls) -> NoiseModel:
-        return cls(0.0, 0.0, 0.0, 0.0, 0.0)
+        return cls(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
     @property
     def is_clean(self) -> bool:
@@ -118,16 +119,22 @@ def detector_2d(rng: np.random.Generator, uv: np.ndarray, sizes: np.ndarray,
                 noise: NoiseModel) -> np.ndarray:
     """(B, L, 17, 2) exact pixels -> (B, L, 17, 3) noisy pixels + scores, derived joints redone."""
     b, length = uv.shape[:2]
-    out = np.concatenate([uv, np.ones((b, length, J, 1))], axis=-1)
-    if noise.is_clean:
-        return out
+
+    def outside(xy: np.ndarray) -> np.ndarray:
+        return ((xy[..., 0] < 0) | (xy[..., 1] < 0) | (xy[..., 0] >= sizes[:, None, None, 0])
+                | (xy[..., 1] >= sizes[:, None, None, 1]))
+
+    if noise.is_clean:  # a perfect detector: exact pixels, score 0 only for joints out of view
+        return np.concatenate([uv, np.where(outside(uv), 0.0, 1.0)[..., None]], axis=-1)
     height = (uv[..., 1].max(-1) - uv[..., 1].min(-1))[..., None, None]  # (B, L, 1, 1)
     level = rng.uniform(0.3, 1.5, (b, 1, 1, 1))
     sigma = level * (noise.sigma_rel * height + noise.sigma_px)
     low = rng.random((b, length, J)) < noise.low_conf_prob
     xy = uv + rng.normal(size=uv.shape) * sigma * np.where(low, 3.0, 1.0)[..., None]
     xy += rng.normal(size=(b, 1, J, 2)) * noise.bias_rel * height
-    score = rng.uniform(0.6, 1.0, (b, length, J))
+    # Visible joints score 0.6-1 with most mass near 1 (median 0.95), like BlazePose's
+    # visibility: a model that never saw all-high scores lifts confident 2D worst.
+    score = 1.0 - 0.4 * rng.random((b, length, J)) ** 3
     score = np.where(low, rng.uniform(0.0, 0.4, score.shape), score)
     outlier = rng.random((b, length, J)) < noise.outlier_prob
     lo, hi = uv.min(axis=2, keepdims=True), uv.max(axis=2, keepdims=True)
@@ -135,9 +142,10 @@ def detector_2d(rng: np.random.Generator, uv: np.ndarray, sizes: np.ndarray,
     anywhere = lo - 0.25 * span + rng.random(uv.shape) * 1.5 * span
     xy = np.where(outlier[..., None], anywhere, xy)
     score = np.where(outlier, rng.uniform(0.0, 0.6, score.shape), score)
-    outside = ((xy[..., 0] < 0) | (xy[..., 1] < 0) | (xy[..., 0] >= sizes[:, None, None, 0])
-               | (xy[..., 1] >= sizes[:, None, None, 1]))
-    score = np.where(outside, score * rng.uniform(0.0, 0.3, score.shape), score)
+    exact = (rng.random(b) < noise.exact_prob)[:, None, None]
+    xy = np.where(exact[..., None], uv, xy)
+    score = np.where(exact, 1.0, score)
+    score = np.where(outside(xy), score * rng.uniform(0.0, 0.3, score.shape), score)
     out = np.concatenate([xy, score[..., None]], axis=-1)
     return _redo_derived(out)
 
