@@ -3,8 +3,8 @@
 Protocol: `clips` clips of receptive_field + 31 frames are drawn (seed 0) from the takes, each
 seen by its own random virtual robot camera (pose_ros.train.lifter_data, no augmentation); every
 frame with a causal history is scored (clips that start before a take's first frame repeat it,
-as a new track does). Clean: exact 2D, scores 1. Noisy: the training noise model. Errors are
-pelvis-relative, in millimetres, over all 17 lifter joints.
+as a new track does). Clean: exact 2D, score 1 in view and 0 out of view. Noisy: the training
+noise model. Errors are pelvis-relative, in millimetres, over all 17 lifter joints.
 """
 
 from __future__ import annotations
