@@ -25,7 +25,7 @@ import numpy as np
 from pose_ros.errors import PoseRosError
 from pose_ros.eval.report import environment, table_stages, write_json
 from pose_ros.io.sources import Frame, Source, open_source
-from pose_ros.pipeline import PipelineConfig, PoseEstimator
+from pose_ros.pipeline import PipelineConfig, PoseEstimator, add_runtime_arguments
 
 STAGES = ("decode", "detect", "landmarks", "tracking", "lift", "placement", "smoothing",
           "messages", "pipeline", "end_to_end")
@@ -213,10 +213,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(chrome://tracing, Perfetto); timings are slower while profiling")
     parser.add_argument("--json", metavar="FILE", help="write every figure; top level 'fps' "
                         "(end to end), reference figures under 'reference'")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
-    parser.add_argument("--threads", type=int, default=0, dest="num_threads",
-                        help="torch CPU threads (0: the pipeline's default)")
+    add_runtime_arguments(parser)
     parser.add_argument("--no-3d", dest="enable_3d", action="store_false",
                         help="2D only: no lifter, no placement")
     parser.add_argument("--no-smoothing", dest="smoothing", action="store_false")
@@ -226,8 +223,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=PipelineConfig.detect_every_n_frames)
     parser.add_argument("--fps", type=float, default=30.0, help="image folders: frame rate "
                         "that sets the stamps (default 30)")
-    parser.add_argument("--no-download", dest="allow_download", action="store_false",
-                        help="never download models; fail if they are not cached")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

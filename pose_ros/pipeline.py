@@ -151,6 +151,17 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def add_runtime_arguments(parser) -> None:
+    """The PipelineConfig flags every command shares: --device, --precision, --threads,
+    --no-download (argparse dests are the config's field names)."""
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
+    parser.add_argument("--threads", type=int, default=0, dest="num_threads",
+                        help="torch CPU threads (0: the pipeline's default, 1)")
+    parser.add_argument("--no-download", dest="allow_download", action="store_false",
+                        help="never download models; fail if they are not cached")
+
+
 def roi_boxes(rois) -> np.ndarray:
     """(N, 4) axis-aligned boxes of square ROIs (rotation ignored: used for overlap only)."""
     if not rois:

@@ -24,7 +24,7 @@ from pose_ros.errors import PoseRosError
 from pose_ros.io.sinks import Sinks, output_paths, prepare_outputs
 from pose_ros.io.sources import Frame, Source, open_source
 from pose_ros.person import FramePoses
-from pose_ros.pipeline import PipelineConfig, PoseEstimator
+from pose_ros.pipeline import PipelineConfig, PoseEstimator, add_runtime_arguments
 
 
 @dataclass
@@ -126,10 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, default=30.0,
                         help="image folders: frame rate that sets the stamps (default 30)")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
-    parser.add_argument("--threads", type=int, default=0, dest="num_threads",
-                        help="CPU threads for inference (0: chosen from the free cores)")
+    add_runtime_arguments(parser)
     parser.add_argument("--no-3d", dest="enable_3d", action="store_false",
                         help="2D only: no lifter, no placement in the camera")
     parser.add_argument("--skeleton", choices=("coco17", "blazepose33"), default="coco17",
@@ -141,8 +138,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         default=PipelineConfig.detect_every_n_frames,
                         help="run the person detector at least every N frames")
     parser.add_argument("--no-smoothing", dest="smoothing", action="store_false")
-    parser.add_argument("--no-download", dest="allow_download", action="store_false",
-                        help="never download models; fail if they are not cached")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -204,11 +199,9 @@ def execute(args: argparse.Namespace, out=sys.stdout,
 
 def run(args: argparse.Namespace) -> int:
     """Entry point for the CLI: one clear error line and exit status 1 on bad input."""
-    from pose_ros.models.store import ModelStoreError
-
     try:
         execute(args)
-    except (PoseRosError, ModelStoreError) as exc:
+    except PoseRosError as exc:  # bad input, model files (ModelStoreError)
         print(f"pose-ros run: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

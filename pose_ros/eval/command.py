@@ -17,6 +17,7 @@ from pathlib import Path
 from pose_ros.errors import PoseRosError
 from pose_ros.eval.coco import GT_BOX_SCALE, LIMB_JOINTS, PCK_ALPHA, PROTOCOLS
 from pose_ros.eval.report import environment, file_sha256, table_2d, table_3d, write_json
+from pose_ros.pipeline import add_runtime_arguments
 from pose_ros.skeleton import COCO17, DATASET_TOPOLOGIES, H36M17
 from pose_ros.tracking import COCO17_SIGMAS
 
@@ -50,12 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "in pose_ros/eval/eval3d.py)")
     three.add_argument("--weights", help="lifter weights (default: the shipped ones)")
     parser.add_argument("--json", metavar="FILE", help="write every number and the settings")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
-    parser.add_argument("--threads", type=int, default=0, dest="num_threads",
-                        help="CPU threads (0: the pipeline's default)")
-    parser.add_argument("--no-download", dest="allow_download", action="store_false",
-                        help="never download models; fail if they are not cached")
+    add_runtime_arguments(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -154,11 +150,9 @@ def execute(args: argparse.Namespace, out=None) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Entry point for the CLI: one clear error line and exit status 1 on bad input."""
-    from pose_ros.models.store import ModelStoreError
-
     try:
         execute(args)
-    except (PoseRosError, ModelStoreError) as exc:
+    except PoseRosError as exc:  # bad input, model files (ModelStoreError)
         print(f"pose-ros eval: error: {exc}", file=sys.stderr)
         return 1
     return 0
