@@ -64,7 +64,8 @@ class TrackerParams:
 
 @dataclass(eq=False)
 class Track:
-    """One tracked person. `roi`, `landmarks`, `lifter_stream` and `filters` are the pipeline's."""
+    """One tracked person. `roi`, `roi_filter`, `landmarks`, `lifter_stream` and `filters` are the
+    pipeline's."""
 
     track_id: int
     keypoints: np.ndarray          # (K, 3) last matched x_px, y_px, score
@@ -76,6 +77,7 @@ class Track:
     misses: int = 0                # consecutive frames without a match
     velocity_px_s: np.ndarray = field(default_factory=lambda: np.zeros(2))
     roi: Any = None                # where to look for this person in the next frame
+    roi_filter: Any = None         # smooths the points the next ROI is made from
     landmarks: Any = None          # the latest 2D model result
     lifter_stream: Any = None
     filters: Any = None

@@ -184,3 +184,33 @@ def test_depth_image_places_the_root(estimator):
     missing = np.full((360, 640), np.nan, np.float32)          # no valid depth: monocular
     people = run(estimator, FRAMES[:3], depth=missing)[-1]
     assert people[0].depth_source == DepthSource.MONOCULAR
+
+
+def test_steady_roi_ignores_jitter_and_follows_motion():
+    """The next-frame ROI barely moves with keypoint jitter and keeps up with a moving person."""
+    from types import SimpleNamespace
+
+    from pose_ros.models.roi import Roi
+    from pose_ros.pipeline import steady_roi
+    from pose_ros.tracking import Track
+
+    rng = np.random.default_rng(0)
+    track = Track(track_id=1, keypoints=np.zeros((17, 3)), bbox_px=np.zeros(4), score=1.0,
+                  stamp_s=0.0)
+
+    def result(hip, top):
+        aux = np.array([hip, top], np.float32)
+        return SimpleNamespace(auxiliary_px=aux, next_roi=Roi(hip, 400.0, 0.0, 0.9))
+
+    hips = np.array([320.0, 240.0]) + rng.normal(0, 3, (30, 2))
+    tops = np.array([320.0, 100.0]) + rng.normal(0, 3, (30, 2))
+    still = [steady_roi(track, result(h, t), i / 30)
+             for i, (h, t) in enumerate(zip(hips, tops, strict=True))]
+    centres = np.array([r.center_px for r in still[10:]])
+    assert np.ptp(centres, axis=0).max() < 0.5 * np.ptp(hips[10:], axis=0).min()
+    assert abs(still[-1].size_px - 2 * 140 * 1.25) < 5 and abs(still[-1].rotation_rad) < 0.05
+    assert still[-1].score == pytest.approx(0.9)
+    for i in range(30, 45):                               # walks right at 20 px per frame
+        x = 320.0 + 20 * (i - 29)
+        moving = steady_roi(track, result(np.array([x, 240.0]), np.array([x, 100.0])), i / 30)
+    assert abs(moving.center_px[0] - x) < 10
