@@ -31,14 +31,14 @@ EXTRA_OUTPUT_FRAMES = 31
 class TrainConfig:
     receptive_field: int = 27
     channels: int = 256
-    epochs: int = 60
+    epochs: int = 120
     steps_per_epoch: int = 60
     batch: int = 96
     lr: float = 2e-3
     seed: int = 0
     val_subjects: tuple[str, ...] = DEFAULT_VAL_SUBJECTS
     val_clips: int = 512
-    max_minutes: float = 42.0
+    max_minutes: float = 50.0
     init: str = ""  # start from these weights (fine-tuning) instead of random
 
 
