@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 
 from pose_ros.errors import PoseRosError
+from pose_ros.models.roi import Roi
 from pose_ros.person import DepthSource
-from pose_ros.pipeline import PipelineConfig, PoseEstimator
+from pose_ros.pipeline import PipelineConfig, PoseEstimator, steady_roi
 from pose_ros.skeleton import BLAZEPOSE33, COCO17, H36M17, lifter_to_topology
+from pose_ros.tracking import Track
 
 pytest.importorskip("skimage", reason="scikit-image (test extra) ships the test photograph")
 from pose_ros.io.demo import astronaut_bgr, demo_frames  # noqa: E402
@@ -188,12 +191,6 @@ def test_depth_image_places_the_root(estimator):
 
 def test_steady_roi_ignores_jitter_and_follows_motion():
     """The next-frame ROI barely moves with keypoint jitter and keeps up with a moving person."""
-    from types import SimpleNamespace
-
-    from pose_ros.models.roi import Roi
-    from pose_ros.pipeline import steady_roi
-    from pose_ros.tracking import Track
-
     rng = np.random.default_rng(0)
     track = Track(track_id=1, keypoints=np.zeros((17, 3)), bbox_px=np.zeros(4), score=1.0,
                   stamp_s=0.0)
