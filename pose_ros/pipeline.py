@@ -29,9 +29,9 @@ import cv2
 import numpy as np
 
 from pose_ros.errors import PoseRosError
-from pose_ros.filters import OneEuroFilter, OneEuroParams, PoseFilters
-from pose_ros.models.roi import ROI_SCALE, Roi, rois_from_points
+from pose_ros.filters import OneEuroParams
 from pose_ros.person import DepthSource, Person
+from pose_ros.person_state import PersonState, PersonStates
 from pose_ros.skeleton import (
     BLAZEPOSE33,
     BLAZEPOSE33_TO_COCO17,
@@ -53,9 +53,6 @@ STAGES = ("detect", "landmarks", "track", "lift", "place", "smooth", "total")
 TIMING_WINDOW = 10_000      # per-stage samples kept for the summary (memory stays flat)
 DUPLICATE_AGREEMENT = 0.5   # results agreeing on this fraction of joints are one person
 DUPLICATE_ROI_IOU = 0.5     # a detection overlapping a tracked ROI this much is that person
-# MediaPipe's filter on the two points that make the next ROI (PoseLandmarkFiltering, auxiliary
-# landmarks): nearly still when the person is, quick when they move (speed per ROI size).
-ROI_FILTER = OneEuroParams(min_cutoff_hz=0.01, beta=10.0, d_cutoff_hz=1.0)
 
 
 @dataclass(frozen=True)
@@ -168,20 +165,6 @@ def add_runtime_arguments(parser) -> None:
                         help="never download models; fail if they are not cached")
 
 
-def steady_roi(track: Track, result, stamp_s: float) -> Roi:
-    """The ROI to look for this person in the next frame, from the landmark result's two
-    auxiliary points smoothed over time, as MediaPipe does. A ROI that jitters with the points
-    cuts off limbs and loses people: on the 300-frame basketball clip in ../shared/data/video,
-    smoothing took the frames with a pose from 264 to 276 (282 -> 284 with min_hits 1), the
-    detector runs from 65 to 58 and the track ids from 20 to 10."""
-    if track.roi_filter is None:
-        track.roi_filter = OneEuroFilter(ROI_FILTER)
-    aux = track.roi_filter(result.auxiliary_px, stamp_s,
-                           scale=result.next_roi.size_px / ROI_SCALE)
-    cx, cy, size, rotation = rois_from_points(aux[:1], aux[1:])[0]
-    return Roi((cx, cy), size, rotation, result.next_roi.score)
-
-
 def roi_boxes(rois) -> np.ndarray:
     """(N, 4) axis-aligned boxes of square ROIs (rotation ignored: used for overlap only)."""
     if not rois:
@@ -192,7 +175,8 @@ def roi_boxes(rois) -> np.ndarray:
 
 
 class PoseEstimator:
-    """Frame -> list[Person]. Holds the models and the tracks; one instance per camera stream."""
+    """Frame -> list[Person]. Holds the models, the tracker and each tracked person's state
+    (`states`: track id -> PersonState); one instance per camera stream."""
 
     def __init__(self, config: PipelineConfig | None = None) -> None:
         from pose_ros.models.blazepose import BlazePose
@@ -213,12 +197,14 @@ class PoseEstimator:
                                 if self.topology is BLAZEPOSE33 else BLAZEPOSE33_TO_COCO17)
         self._from_lifter = lifter_to_topology(self.topology)
         self.tracker = Tracker(config.tracker_params())
+        self.states = PersonStates()
         self._timings = {stage: deque(maxlen=TIMING_WINDOW) for stage in STAGES}
         self.reset()
 
     def reset(self) -> None:
         """Forget all tracks (ids restart at 1) and the timing history: a new run."""
         self.tracker.reset()
+        self.states.clear()
         self._frames_since_detection = 0
         self._lost_last_frame = False
         self.last_timings_ms: dict[str, float] = {}
@@ -279,6 +265,7 @@ class PoseEstimator:
             tracks = self._track(results, origins, stamp_s)
         published = sorted((t for t in tracks if t.state is TrackState.CONFIRMED),
                            key=lambda t: t.track_id)
+        published = [(t, self.states[t.track_id]) for t in published]
         people = self._people(published, image_rgb.shape, stamp_s, camera, depth)
         self.last_timings_ms["total"] = (time.perf_counter() - start) * 1e3
         for stage, ms in self.last_timings_ms.items():
@@ -291,9 +278,9 @@ class PoseEstimator:
         When a tracked ROI loses its person (a fast mover left it) and the detector did not run
         this frame, it runs now, so the person is found again in this frame rather than the next.
         """
-        tracked = [t for t in self.tracker.active if t.roi is not None]
+        tracked = [t for t in self.tracker.active if self.states[t.track_id].roi is not None]
         tracked = sorted(tracked, key=lambda t: t.track_id)[: self.config.max_people]
-        rois = [t.roi for t in tracked]
+        rois = [self.states[t.track_id].roi for t in tracked]
         detected = self._needs_detection()
         if detected:
             rois += self._detect(image_rgb, rois)
@@ -323,7 +310,8 @@ class PoseEstimator:
         return found[: max(self.config.max_people - len(rois), 0)]
 
     def _track(self, results, origins: list[Track | None], stamp_s: float) -> list[Track]:
-        """Drop duplicate results, update the tracker, hand each track its next ROI.
+        """Drop duplicate results, update the tracker and the people's states (next ROI, latest
+        landmarks; a missed frame interrupts a state, a removed track drops it).
 
         Of two results on one person, the one most similar to the track whose ROI it came from
         stays (a re-detection has no origin and yields; a ROI that drifted onto a neighbour
@@ -350,34 +338,38 @@ class PoseEstimator:
             coco, boxes = coco[kept], boxes[kept]
         update = self.tracker.update(coco, boxes, np.array([r.presence for r in results]),
                                      stamp_s, origins)
+        self.states.prune(t.track_id for t in update.removed)
         for track in self.tracker.tracks:
-            if not track.matched:
-                track.roi = track.roi_filter = None
+            if not track.matched and track.track_id in self.states:
+                self.states[track.track_id].interrupt()
         for track, result in zip(update.tracks, results, strict=True):
-            track.roi = steady_roi(track, result, stamp_s)
-            track.landmarks = result
+            state = self.states.of(track.track_id)
+            state.update_roi(result, stamp_s)
+            state.landmarks = result
         self._lost_last_frame = bool(update.lost)
         return update.tracks
 
-    def _people(self, tracks: list[Track], shape, stamp_s: float, camera,
+    def _people(self, tracks: list[tuple[Track, PersonState]], shape, stamp_s: float, camera,
                 depth: np.ndarray | None) -> list[Person]:
-        """Tracks -> Person, with 3D placement and smoothing."""
+        """(track, state) pairs -> Person, with 3D placement and smoothing."""
         if not tracks:
             return []
-        keypoints_2d = np.stack([t.landmarks.keypoints_px[self._from_blazepose] for t in tracks])
+        states = [s for _, s in tracks]
+        keypoints_2d = np.stack([s.landmarks.keypoints_px[self._from_blazepose] for s in states])
         placed = None
         if self.stage3d is not None:
-            placed = self.stage3d(tracks, shape, camera, depth, self._stage)
+            placed = self.stage3d(states, shape, camera, depth, self._stage)
         people = []
         with self._stage("smooth"):
-            for i, track in enumerate(tracks):
+            for i, (track, state) in enumerate(tracks):
                 kp2d = keypoints_2d[i]
                 kp3d, root, source = None, None, DepthSource.NONE
                 if placed is not None:
                     joints_m, scores, root, source = placed[i]
                     kp3d = self._published_3d(joints_m, scores)
                 if self.config.smoothing:
-                    kp2d, kp3d, root = self._smooth(track, kp2d, kp3d, root, source, stamp_s)
+                    kp2d, kp3d, root = self._smooth(track, state, kp2d, kp3d, root, source,
+                                                    stamp_s)
                 people.append(Person(track_id=track.track_id, score=track.score,
                                      bbox_px=track.bbox_px, keypoints_2d=kp2d,
                                      keypoints_3d=kp3d, root_camera_m=root,
@@ -395,18 +387,15 @@ class PoseEstimator:
         out[:, 3] = np.where(idx >= 0, scores[src], 0.0)
         return out
 
-    def _smooth(self, track: Track, kp2d, kp3d, root, source, stamp_s: float):
-        if track.filters is None:
-            track.filters = PoseFilters(self.config.one_euro())
-        f: PoseFilters = track.filters
+    def _smooth(self, track: Track, state: PersonState, kp2d, kp3d, root, source,
+                stamp_s: float):
+        f = state.pose_filters(self.config.one_euro(),
+                               source if kp3d is not None else None)
         box = track.bbox_px
         size_px = float(max(box[2] - box[0], box[3] - box[1], 1.0))
         kp2d = f.smooth_2d(kp2d, stamp_s, size_px)
         if kp3d is None:
             return kp2d, None, root
-        if getattr(f, "depth_source", None) != source:    # root changed meaning: restart
-            f.xyz.reset()
-            f.depth_source = source
         with_root = np.vstack([kp3d, np.r_[root if root is not None else np.zeros(3), 1.0]])
         smoothed = f.smooth_3d(with_root, stamp_s, 1.0)
         return kp2d, smoothed[:-1], (smoothed[-1, :3].astype(np.float64)

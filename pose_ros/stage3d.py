@@ -14,14 +14,15 @@ import numpy as np
 
 from pose_ros import camera as cam
 from pose_ros.person import DepthSource
+from pose_ros.person_state import PersonState
 from pose_ros.skeleton import BLAZEPOSE33_TO_COCO17, lifter_inputs_from_coco17
-from pose_ros.tracking import Track
 
 log = logging.getLogger(__name__)
 
 
 class Stage3D:
-    """Lifter + placement; the per-track state lives on the tracks (`track.lifter_stream`)."""
+    """Lifter + placement. Each person's lifter history is its PersonState.lifter_stream (a
+    fresh one when the state has none: a new track, or one back after a gap)."""
 
     def __init__(self, config, device: str) -> None:
         from pose_ros.models.lifter import Lifter
@@ -51,16 +52,16 @@ class Stage3D:
                                 cam.DEFAULT_HFOV_DEG)
         return cam.CameraIntrinsics.guess(width, height)
 
-    def __call__(self, tracks: list[Track], shape, camera, depth_m, stage):
-        """Per track: (17 lifter joints (17, 3) camera metres, scores (17,), root (3,), source)."""
+    def __call__(self, people: list[PersonState], shape, camera, depth_m, stage):
+        """Per person: (17 lifter joints (17, 3) camera metres, scores (17,), root (3,), source)."""
         intrinsics = self.intrinsics(camera, shape)
         with stage("lift"):
             inputs = np.stack([lifter_inputs_from_coco17(
-                t.landmarks.keypoints_px[BLAZEPOSE33_TO_COCO17]) for t in tracks])
-            for track in tracks:
-                if track.lifter_stream is None:
-                    track.lifter_stream = self.lifter.stream()
-            relative_m = self.lifter.step([t.lifter_stream for t in tracks],
+                p.landmarks.keypoints_px[BLAZEPOSE33_TO_COCO17]) for p in people])
+            for person in people:
+                if person.lifter_stream is None:
+                    person.lifter_stream = self.lifter.stream()
+            relative_m = self.lifter.step([p.lifter_stream for p in people],
                                           self.lifter.normalize(inputs, intrinsics))
         with stage("place"):
             out = []

@@ -7,15 +7,15 @@ track that misses becomes LOST, keeps its id while it coasts on a constant-veloc
 and is pruned after `max_age_frames` misses. So memory stays flat on endless streams, and ids
 (unsigned, counted up from 1) are never reused within a run.
 
-Each track also carries what the pipeline needs next frame: the BlazePose ROI (tracking mode),
-the lifter's per-track history and the One Euro filters. The tracker does not look inside them.
+The tracker only assigns ids and runs this life cycle; what the pipeline keeps about a person
+between frames (ROI, lifter history, filters) is a PersonState it owns, keyed by track id
+(person_state.py), and dropped when an update reports the track removed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -64,8 +64,7 @@ class TrackerParams:
 
 @dataclass(eq=False)
 class Track:
-    """One tracked person. `roi`, `roi_filter`, `landmarks`, `lifter_stream` and `filters` are the
-    pipeline's."""
+    """One tracked person: its id, life-cycle state and the motion the matching predicts from."""
 
     track_id: int
     keypoints: np.ndarray          # (K, 3) last matched x_px, y_px, score
@@ -76,11 +75,6 @@ class Track:
     hits: int = 1                  # consecutive matches
     misses: int = 0                # consecutive frames without a match
     velocity_px_s: np.ndarray = field(default_factory=lambda: np.zeros(2))
-    roi: Any = None                # where to look for this person in the next frame
-    roi_filter: Any = None         # smooths the points the next ROI is made from
-    landmarks: Any = None          # the latest 2D model result
-    lifter_stream: Any = None
-    filters: Any = None
 
     @property
     def matched(self) -> bool:

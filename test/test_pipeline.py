@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from types import SimpleNamespace
 
 import cv2
 import numpy as np
 import pytest
 
 from pose_ros.errors import PoseRosError
-from pose_ros.models.roi import Roi
 from pose_ros.person import DepthSource
-from pose_ros.pipeline import PipelineConfig, PoseEstimator, steady_roi
+from pose_ros.pipeline import PipelineConfig, PoseEstimator
 from pose_ros.skeleton import BLAZEPOSE33, COCO17, H36M17, lifter_to_topology
-from pose_ros.tracking import Track
 
 pytest.importorskip("skimage", reason="scikit-image (test extra) ships the test photograph")
 from pose_ros.io.demo import astronaut_bgr, demo_frames  # noqa: E402
@@ -189,25 +186,26 @@ def test_depth_image_places_the_root(estimator):
     assert people[0].depth_source == DepthSource.MONOCULAR
 
 
-def test_steady_roi_ignores_jitter_and_follows_motion():
-    """The next-frame ROI barely moves with keypoint jitter and keeps up with a moving person."""
-    rng = np.random.default_rng(0)
-    track = Track(track_id=1, keypoints=np.zeros((17, 3)), bbox_px=np.zeros(4), score=1.0,
-                  stamp_s=0.0)
+def test_track_back_after_a_gap_starts_a_fresh_lifter_history(estimator):
+    """Frames before and after a gap are never joined in one lifter window; the id is kept."""
+    blank = np.full((360, 640, 3), 96, np.uint8)
+    results = run(estimator, FRAMES[:6] + [blank] + FRAMES[7:9],
+                  stamps=[i / 30 for i in range(9)])
+    assert [[p.track_id for p in people] for people in results] == [[1]] * 6 + [[]] + [[1]] * 2
+    # Each layer's buffer (channels, taps) after two frames of a fresh history: the first frame
+    # repeated back in time, then the second. Joined with the frames before the gap, the older
+    # taps would hold those frames instead.
+    for buffer in estimator.states[1].lifter_stream.state:
+        taps = buffer.cpu().numpy()
+        np.testing.assert_array_equal(taps[:, :-1], np.repeat(taps[:, :1], taps.shape[1] - 1, 1))
+        assert not np.allclose(taps[:, -2], taps[:, -1])
 
-    def result(hip, top):
-        aux = np.array([hip, top], np.float32)
-        return SimpleNamespace(auxiliary_px=aux, next_roi=Roi(hip, 400.0, 0.0, 0.9))
 
-    hips = np.array([320.0, 240.0]) + rng.normal(0, 3, (30, 2))
-    tops = np.array([320.0, 100.0]) + rng.normal(0, 3, (30, 2))
-    still = [steady_roi(track, result(h, t), i / 30)
-             for i, (h, t) in enumerate(zip(hips, tops, strict=True))]
-    centres = np.array([r.center_px for r in still[10:]])
-    assert np.ptp(centres, axis=0).max() < 0.5 * np.ptp(hips[10:], axis=0).min()
-    assert abs(still[-1].size_px - 2 * 140 * 1.25) < 5 and abs(still[-1].rotation_rad) < 0.05
-    assert still[-1].score == pytest.approx(0.9)
-    for i in range(30, 45):                               # walks right at 20 px per frame
-        x = 320.0 + 20 * (i - 29)
-        moving = steady_roi(track, result(np.array([x, 240.0]), np.array([x, 100.0])), i / 30)
-    assert abs(moving.center_px[0] - x) < 10
+def test_states_of_removed_tracks_are_dropped(estimator):
+    """A person who leaves for longer than tracking_max_age_frames leaves no state behind."""
+    blank = np.full((360, 640, 3), 96, np.uint8)
+    max_age = estimator.config.tracking_max_age_frames
+    frames = FRAMES[:2] + [blank] * (max_age + 1) + FRAMES[:1]
+    results = run(estimator, frames, stamps=[i / 30 for i in range(len(frames))])
+    assert list(estimator.states) == [2] and [p.track_id for p in results[-1]] == [2]
+    assert len(estimator.tracker.tracks) == 1
