@@ -207,6 +207,37 @@ def lifter_inputs_from_coco17(keypoints: np.ndarray) -> np.ndarray:
     return np.concatenate([xy, scores[..., None]], axis=-1).astype(np.float32)
 
 
+# Linear map from BlazePose-33 points to the lifter's 17 joints: LIFTER_FROM_COCO17 applied to
+# BlazePose's 17 COCO-named points, so 2D keypoints and world landmarks make the same joints.
+LIFTER_FROM_BLAZEPOSE33 = LIFTER_FROM_COCO17 @ np.eye(
+    BLAZEPOSE33.num_keypoints, dtype=np.float32)[BLAZEPOSE33_TO_COCO17]
+
+
+def lifter_world_from_blazepose33(world_m: np.ndarray) -> np.ndarray:
+    """(..., 33, 3) BlazePose world landmarks -> (..., 17, 3) H36M17 joints, metres, pelvis at 0.
+
+    BlazePose's world landmarks (PoseLandmarks.world_m) are metres, origin between its hip
+    landmarks, axes of the image (x right, y down, z away from the camera: the camera optical
+    frame's axes). Joints are made as for the lifter's 2D input (LIFTER_FROM_COCO17): limbs by
+    name; pelvis = mid-hips, thorax = mid-shoulders, spine = midway, head = mid-ears, neck =
+    midway thorax-head.
+
+    Joint definitions. The lifter's 3D, and so what the pipeline publishes, follows motion
+    capture: joints are the BVH skeleton's joint centres (train/bvh.py: hips = femur heads,
+    shoulders = glenohumeral joints, head = the head joint at the top of the neck, about level
+    with the ears), pelvis = midway between the hip joint centres. BlazePose's points are
+    surface landmarks in the style of COCO annotations (GHUM model fits): its hip landmarks sit
+    lateral to and below the hip joint centres (near the greater trochanters), so their width
+    is larger and the pelvis they define lies lower than the mocap pelvis (bench/README.md,
+    pose3d sources, has the measured widths). This map keeps BlazePose's definition: a network
+    fed these joints (the fused lifter) learns the offset; the `world` 3D source says what it
+    does about it (stage3d.py).
+    """
+    joints = np.einsum("jk,...kc->...jc", LIFTER_FROM_BLAZEPOSE33,
+                       np.asarray(world_m, dtype=np.float32))
+    return joints - joints[..., H36M17.index("pelvis"):H36M17.index("pelvis") + 1, :]
+
+
 def lifter_to_topology(target: Topology) -> np.ndarray:
     """Per joint of `target`, the lifter joint that gives its 3D position, or -1 (not estimated).
 

@@ -69,3 +69,27 @@ def test_lifter_to_topology_marks_face_joints_absent():
 def test_unknown_topology_names_the_choices():
     with pytest.raises(ValueError, match="coco17"):
         sk.get_topology("openpose25")
+
+
+def test_lifter_world_from_blazepose33_follows_the_2d_definition():
+    """World landmarks make the same joints as 2D keypoints (limbs by name, derived joints
+    as for the lifter's 2D input), pelvis at the origin, any batch shape."""
+    rng = np.random.default_rng(2)
+    world = rng.normal(0, 0.4, (33, 3))
+    out = sk.lifter_world_from_blazepose33(world)
+    b, h = sk.BLAZEPOSE33.index, sk.H36M17.index
+    pelvis = (world[b("left_hip")] + world[b("right_hip")]) / 2
+    np.testing.assert_allclose(out[h("pelvis")], 0.0, atol=1e-6)
+    for name in ("left_wrist", "right_ankle", "left_knee", "right_shoulder"):
+        np.testing.assert_allclose(out[h(name)], world[b(name)] - pelvis, atol=1e-6)
+    thorax = (world[b("left_shoulder")] + world[b("right_shoulder")]) / 2
+    head = (world[b("left_ear")] + world[b("right_ear")]) / 2
+    np.testing.assert_allclose(out[h("neck")], (thorax + head) / 2 - pelvis, atol=1e-6)
+    np.testing.assert_allclose(out[h("spine")], (thorax - pelvis) / 2, atol=1e-6)
+    # the same joints as the 2D path makes from BlazePose's COCO points
+    as_2d = sk.lifter_inputs_from_coco17(
+        np.column_stack([world[sk.BLAZEPOSE33_TO_COCO17, :2], np.ones(17)]))
+    np.testing.assert_allclose(out[:, :2], as_2d[:, :2] - as_2d[h("pelvis"), :2], atol=1e-6)
+    batch = sk.lifter_world_from_blazepose33(np.stack([world, world + 1.0])[None])
+    assert batch.shape == (1, 2, 17, 3)
+    np.testing.assert_allclose(batch[0, 1], out, atol=1e-6)   # a shift does not matter
