@@ -280,6 +280,28 @@ def build_logistic(ctx: OpContext) -> tuple[nn.Module, list[int]]:
     return nn.Sigmoid(), [0]
 
 
+class PRelu(nn.Module):
+    """PRELU: x where x >= 0, alpha * x below; alpha broadcast in the activation's layout."""
+
+    def __init__(self, alpha: np.ndarray) -> None:
+        super().__init__()
+        self.alpha = _param(alpha)
+        self.per_channel = alpha.ndim == 4 and alpha.shape[0] == alpha.shape[2] == \
+            alpha.shape[3] == 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.per_channel:  # one fused kernel (and ONNX PRelu) for the common case
+            return F.prelu(x, self.alpha.reshape(-1))
+        return torch.where(x >= 0, x, x * self.alpha)
+
+
+def build_prelu(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    alpha = ctx.consts[1]
+    if alpha is None or ctx.consts[0] is not None:
+        raise ctx.fail("alpha must be constant and x an activation")
+    return PRelu(_to_internal(alpha, len(ctx.in_shapes[0]))), [0]
+
+
 BUILDERS: dict[str, Callable[[OpContext], tuple[nn.Module, list[int]]]] = {
     "CONV_2D": build_conv,
     "DEPTHWISE_CONV_2D": build_conv,
@@ -291,4 +313,5 @@ BUILDERS: dict[str, Callable[[OpContext], tuple[nn.Module, list[int]]]] = {
     "RESIZE_BILINEAR": build_resize_bilinear,
     "DEPTH_TO_SPACE": build_depth_to_space,
     "LOGISTIC": build_logistic,
+    "PRELU": build_prelu,
 }

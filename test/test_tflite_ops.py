@@ -1,0 +1,54 @@
+"""Single TFLite operators against LiteRT: one-op models written by tflite_builder, run by both
+runtimes on random input (batch 1 as stored, then batch 3 through ours against three LiteRT runs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tflite
+import torch
+from tflite_builder import one_op_model
+
+from pose_ros.models.tflite_graph import TFLiteGraph, UnsupportedModelError
+
+litert = pytest.importorskip("ai_edge_litert.interpreter", reason="ai-edge-litert (test extra)")
+OP = tflite.BuiltinOperator
+RNG = np.random.default_rng(3)
+
+
+def litert_run(model: bytes, x: np.ndarray) -> np.ndarray:
+    interpreter = litert.Interpreter(model_content=model)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+def check_against_litert(model: bytes, in_shape: tuple[int, ...], tmp_path,
+                         atol: float = 1e-5) -> None:
+    path = tmp_path / "op.tflite"
+    path.write_bytes(model)
+    graph = TFLiteGraph(path).eval()
+    x = RNG.normal(size=(3, *in_shape[1:])).astype(np.float32)
+    with torch.no_grad():
+        ours = graph(torch.from_numpy(x))[0].numpy()
+    ref = np.concatenate([litert_run(model, x[i:i + 1]) for i in range(3)])
+    assert ours.shape == ref.shape
+    np.testing.assert_allclose(ours, ref, atol=atol, rtol=1e-5)
+
+
+@pytest.mark.parametrize("alpha_shape", [(1, 1, 6), (6,), (5, 4, 6)])
+def test_prelu(tmp_path, alpha_shape):
+    alpha = RNG.normal(size=alpha_shape).astype(np.float32)
+    shape = (1, 5, 4, 6)
+    check_against_litert(one_op_model(OP.PRELU, [(shape, None), (alpha_shape, alpha)], shape),
+                         shape, tmp_path)
+
+
+def test_prelu_needs_constant_alpha(tmp_path):
+    shape = (1, 2, 2, 3)
+    path = tmp_path / "op.tflite"
+    path.write_bytes(one_op_model(OP.PRELU, [(shape, None), (shape, None)], shape))
+    with pytest.raises(UnsupportedModelError, match="PRELU.*alpha must be constant"):
+        TFLiteGraph(path)

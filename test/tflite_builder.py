@@ -1,0 +1,104 @@
+"""One-operator TFLite models written with the `tflite` schema's flatbuffer builders, so each op
+of the executor can be checked against LiteRT on shapes and options the real models do not
+cover. Test helper, not part of the package."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import flatbuffers
+import numpy as np
+import tflite
+
+_TYPES = {np.dtype(np.float32): tflite.TensorType.FLOAT32,
+          np.dtype(np.int32): tflite.TensorType.INT32}
+
+
+def _vector(builder: flatbuffers.Builder, start: Callable, values, prepend: str) -> int:
+    start(builder, len(values))
+    for v in reversed(list(values)):
+        getattr(builder, prepend)(v)
+    return builder.EndVector()
+
+
+def one_op_model(op: int, inputs: list[tuple[tuple[int, ...], np.ndarray | None]],
+                 output_shape: tuple[int, ...], options_type: int = 0,
+                 options: Callable[[flatbuffers.Builder], int] | None = None) -> bytes:
+    """A model with one op: `inputs` are (shape, None) for a graph input or (shape, constant).
+
+    options(builder) writes the op's options table and returns its offset (built first, as
+    flatbuffers needs nested tables finished before their parent starts).
+    """
+    b = flatbuffers.Builder(1024)
+    opts = options(b) if options is not None else None
+    # buffer 0 is the empty sentinel; then one per constant
+    datas = [None] + [np.ascontiguousarray(c) for _, c in inputs if c is not None]
+    buffers = []
+    for data in datas:
+        raw = None
+        if data is not None:
+            raw = _vector(b, tflite.BufferStartDataVector, data.tobytes(), "PrependUint8")
+        tflite.BufferStart(b)
+        if raw is not None:
+            tflite.BufferAddData(b, raw)
+        buffers.append(tflite.BufferEnd(b))
+
+    tensors, graph_inputs, next_buffer = [], [], 1
+    specs = [(shape, const) for shape, const in inputs] + [(output_shape, None)]
+    for i, (shape, const) in enumerate(specs):
+        name = b.CreateString(f"t{i}")
+        dims = _vector(b, tflite.TensorStartShapeVector, shape, "PrependInt32")
+        dtype = np.dtype(np.float32) if const is None else const.dtype
+        tflite.TensorStart(b)
+        tflite.TensorAddShape(b, dims)
+        tflite.TensorAddType(b, _TYPES[dtype])
+        tflite.TensorAddName(b, name)
+        if const is not None:
+            tflite.TensorAddBuffer(b, next_buffer)
+            next_buffer += 1
+        elif i < len(inputs):
+            graph_inputs.append(i)
+        tensors.append(tflite.TensorEnd(b))
+    out_index = len(inputs)
+
+    op_inputs = _vector(b, tflite.OperatorStartInputsVector, range(len(inputs)), "PrependInt32")
+    op_outputs = _vector(b, tflite.OperatorStartOutputsVector, [out_index], "PrependInt32")
+    tflite.OperatorStart(b)
+    tflite.OperatorAddOpcodeIndex(b, 0)
+    tflite.OperatorAddInputs(b, op_inputs)
+    tflite.OperatorAddOutputs(b, op_outputs)
+    if opts is not None:
+        tflite.OperatorAddBuiltinOptionsType(b, options_type)
+        tflite.OperatorAddBuiltinOptions(b, opts)
+    operator = tflite.OperatorEnd(b)
+
+    tensor_vec = _vector(b, tflite.SubGraphStartTensorsVector, tensors, "PrependUOffsetTRelative")
+    in_vec = _vector(b, tflite.SubGraphStartInputsVector, graph_inputs, "PrependInt32")
+    out_vec = _vector(b, tflite.SubGraphStartOutputsVector, [out_index], "PrependInt32")
+    op_vec = _vector(b, tflite.SubGraphStartOperatorsVector, [operator],
+                     "PrependUOffsetTRelative")
+    tflite.SubGraphStart(b)
+    tflite.SubGraphAddTensors(b, tensor_vec)
+    tflite.SubGraphAddInputs(b, in_vec)
+    tflite.SubGraphAddOutputs(b, out_vec)
+    tflite.SubGraphAddOperators(b, op_vec)
+    subgraph = tflite.SubGraphEnd(b)
+
+    tflite.OperatorCodeStart(b)
+    tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(op, 127))
+    tflite.OperatorCodeAddBuiltinCode(b, op)
+    tflite.OperatorCodeAddVersion(b, 1)
+    code = tflite.OperatorCodeEnd(b)
+
+    codes = _vector(b, tflite.ModelStartOperatorCodesVector, [code], "PrependUOffsetTRelative")
+    graphs = _vector(b, tflite.ModelStartSubgraphsVector, [subgraph], "PrependUOffsetTRelative")
+    bufs = _vector(b, tflite.ModelStartBuffersVector, buffers, "PrependUOffsetTRelative")
+    description = b.CreateString("pose_ros test op")
+    tflite.ModelStart(b)
+    tflite.ModelAddVersion(b, 3)
+    tflite.ModelAddOperatorCodes(b, codes)
+    tflite.ModelAddSubgraphs(b, graphs)
+    tflite.ModelAddDescription(b, description)
+    tflite.ModelAddBuffers(b, bufs)
+    b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
