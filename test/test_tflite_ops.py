@@ -52,3 +52,27 @@ def test_prelu_needs_constant_alpha(tmp_path):
     path.write_bytes(one_op_model(OP.PRELU, [(shape, None), (shape, None)], shape))
     with pytest.raises(UnsupportedModelError, match="PRELU.*alpha must be constant"):
         TFLiteGraph(path)
+
+
+def strided_slice_options(begin_mask: int = 0, end_mask: int = 0, offset: bool = False):
+    def write(builder):
+        tflite.StridedSliceOptionsStart(builder)
+        tflite.StridedSliceOptionsAddBeginMask(builder, begin_mask)
+        tflite.StridedSliceOptionsAddEndMask(builder, end_mask)
+        tflite.StridedSliceOptionsAddOffset(builder, offset)
+        return tflite.StridedSliceOptionsEnd(builder)
+    return write
+
+
+@pytest.mark.parametrize("shape, begin, end, strides, masks, out_shape", [
+    ((1, 4, 4, 64), (0, 0, 0, 0), (1, 4, 4, 32), (1, 1, 1, 1), (0, 0), (1, 4, 4, 32)),  # recrop
+    ((1, 6, 7, 8), (0, 1, -6, 2), (1, 5, 7, 8), (1, 2, 3, 3), (0, 0), (1, 2, 3, 2)),
+    ((1, 6, 7, 8), (0, 3, 2, 1), (0, 0, 6, 5), (1, 1, 2, 1), (0b0011, 0b0011), (1, 6, 2, 4)),
+    ((1, 10), (0, 2), (1, 9), (1, 3), (0, 0), (1, 3)),
+])
+def test_strided_slice(tmp_path, shape, begin, end, strides, masks, out_shape):
+    consts = [np.array(v, np.int32) for v in (begin, end, strides)]
+    model = one_op_model(OP.STRIDED_SLICE, [(shape, None)] + [((len(shape),), c) for c in consts],
+                         out_shape, tflite.BuiltinOptions.StridedSliceOptions,
+                         strided_slice_options(*masks))
+    check_against_litert(model, shape, tmp_path)

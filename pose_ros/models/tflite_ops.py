@@ -302,6 +302,43 @@ def build_prelu(ctx: OpContext) -> tuple[nn.Module, list[int]]:
     return PRelu(_to_internal(alpha, len(ctx.in_shapes[0]))), [0]
 
 
+class Slice(nn.Module):
+    """STRIDED_SLICE with constant bounds: plain indexing with slices fixed at load time."""
+
+    def __init__(self, slices: tuple[slice, ...]) -> None:
+        super().__init__()
+        self.slices = slices
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[self.slices]
+
+
+def build_strided_slice(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    opts = ctx.options(tflite.StridedSliceOptions)
+    begin, end, strides = ctx.consts[1:4]
+    if begin is None or end is None or strides is None:
+        raise ctx.fail("begin, end and strides must be constant")
+    if opts.EllipsisMask() or opts.NewAxisMask() or opts.ShrinkAxisMask():
+        raise ctx.fail("ellipsis, new-axis and shrink-axis masks are not supported")
+    shape = ctx.in_shapes[0]
+    slices = []
+    for axis in range(len(shape)):
+        b, e, s = int(begin[axis]), int(end[axis]), int(strides[axis])
+        if opts.Offset():
+            e = b + e
+        b = None if opts.BeginMask() >> axis & 1 else b
+        e = None if opts.EndMask() >> axis & 1 else e
+        if s < 1:
+            raise ctx.fail("negative strides are not supported")
+        slices.append(slice(b, e, s))
+    if range(shape[0])[slices[0]] != range(shape[0]):  # numpy's slice rules are TFLite's
+        raise ctx.fail("slicing the batch dimension is not supported")
+    slices[0] = slice(None)  # any batch size runs through
+    if len(shape) == 4:
+        slices = [slices[0], slices[3], slices[1], slices[2]]
+    return Slice(tuple(slices)), [0]
+
+
 BUILDERS: dict[str, Callable[[OpContext], tuple[nn.Module, list[int]]]] = {
     "CONV_2D": build_conv,
     "DEPTHWISE_CONV_2D": build_conv,
@@ -314,4 +351,5 @@ BUILDERS: dict[str, Callable[[OpContext], tuple[nn.Module, list[int]]]] = {
     "DEPTH_TO_SPACE": build_depth_to_space,
     "LOGISTIC": build_logistic,
     "PRELU": build_prelu,
+    "STRIDED_SLICE": build_strided_slice,
 }
