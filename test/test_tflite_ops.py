@@ -76,3 +76,26 @@ def test_strided_slice(tmp_path, shape, begin, end, strides, masks, out_shape):
                          out_shape, tflite.BuiltinOptions.StridedSliceOptions,
                          strided_slice_options(*masks))
     check_against_litert(model, shape, tmp_path)
+
+
+def reducer_options(keep_dims: bool):
+    def write(builder):
+        tflite.ReducerOptionsStart(builder)
+        tflite.ReducerOptionsAddKeepDims(builder, keep_dims)
+        return tflite.ReducerOptionsEnd(builder)
+    return write
+
+
+@pytest.mark.parametrize("shape, axes, keep_dims, out_shape", [
+    ((1, 7, 7, 16), (1, 2), False, (1, 16)),  # hand_landmark_full's global pooling
+    ((1, 7, 7, 16), (1, 2), True, (1, 1, 1, 16)),
+    ((1, 7, 5, 16), (-1,), False, (1, 7, 5)),
+    ((1, 7, 5, 16), (1,), False, (1, 5, 16)),
+    ((1, 7, 5, 16), (2, 3), True, (1, 7, 1, 1)),
+    ((1, 10, 4), (1,), False, (1, 4)),
+])
+def test_mean(tmp_path, shape, axes, keep_dims, out_shape):
+    axes = np.array(axes, np.int32)
+    model = one_op_model(OP.MEAN, [(shape, None), (axes.shape, axes)], out_shape,
+                         tflite.BuiltinOptions.ReducerOptions, reducer_options(keep_dims))
+    check_against_litert(model, shape, tmp_path)

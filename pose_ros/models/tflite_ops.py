@@ -339,6 +339,34 @@ def build_strided_slice(ctx: OpContext) -> tuple[nn.Module, list[int]]:
     return Slice(tuple(slices)), [0]
 
 
+class Mean(nn.Module):
+    """MEAN over constant axes, given in TFLite's (NHWC) numbering."""
+
+    def __init__(self, axes: tuple[int, ...], keep_dims: bool, in_rank: int) -> None:
+        super().__init__()
+        self.keep_dims, self.nhwc = keep_dims, in_rank == 4 and not keep_dims
+        # keep_dims leaves a 4D result in our NCHW layout; otherwise reduce in TFLite's order
+        self.axes = tuple(NHWC_TO_NCHW_AXIS[a] for a in axes) if in_rank == 4 and keep_dims \
+            else axes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.nhwc:
+            x = x.permute(0, 2, 3, 1)
+        return x.mean(dim=self.axes, keepdim=self.keep_dims)
+
+
+def build_mean(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    axes = ctx.consts[1]
+    if axes is None:
+        raise ctx.fail("axes must be constant")
+    rank = len(ctx.in_shapes[0])
+    axes = tuple(sorted({int(a) % rank for a in np.atleast_1d(axes)}))
+    if 0 in axes:
+        raise ctx.fail("averaging over the batch dimension is not supported")
+    keep_dims = bool(ctx.options(tflite.ReducerOptions).KeepDims())
+    return Mean(axes, keep_dims, rank), [0]
+
+
 BUILDERS: dict[str, Callable[[OpContext], tuple[nn.Module, list[int]]]] = {
     "CONV_2D": build_conv,
     "DEPTHWISE_CONV_2D": build_conv,
@@ -352,4 +380,5 @@ BUILDERS: dict[str, Callable[[OpContext], tuple[nn.Module, list[int]]]] = {
     "LOGISTIC": build_logistic,
     "PRELU": build_prelu,
     "STRIDED_SLICE": build_strided_slice,
+    "MEAN": build_mean,
 }
