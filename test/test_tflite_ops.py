@@ -99,3 +99,29 @@ def test_mean(tmp_path, shape, axes, keep_dims, out_shape):
     model = one_op_model(OP.MEAN, [(shape, None), (axes.shape, axes)], out_shape,
                          tflite.BuiltinOptions.ReducerOptions, reducer_options(keep_dims))
     check_against_litert(model, shape, tmp_path)
+
+
+def fully_connected_options(activation: int = 0, keep_num_dims: bool = False):
+    def write(builder):
+        tflite.FullyConnectedOptionsStart(builder)
+        tflite.FullyConnectedOptionsAddFusedActivationFunction(builder, activation)
+        tflite.FullyConnectedOptionsAddKeepNumDims(builder, keep_num_dims)
+        return tflite.FullyConnectedOptionsEnd(builder)
+    return write
+
+
+@pytest.mark.parametrize("shape, units, bias, activation, keep, out_shape", [
+    ((1, 48), 7, True, 0, False, (1, 7)),        # hand_landmark_full's heads
+    ((1, 48), 5, True, 1, False, (1, 5)),        # fused RELU
+    ((1, 2, 3, 8), 6, False, 0, False, (1, 6)),  # flattens NHWC order; no bias (index -1)
+    ((1, 3, 8), 4, True, 3, True, (1, 3, 4)),    # keep_num_dims, RELU6
+])
+def test_fully_connected(tmp_path, shape, units, bias, activation, keep, out_shape):
+    depth = shape[-1] if keep else int(np.prod(shape[1:]))
+    weight = RNG.normal(size=(units, depth)).astype(np.float32)
+    inputs = [(shape, None), (weight.shape, weight),
+              ((units,), RNG.normal(size=units).astype(np.float32)) if bias else None]
+    model = one_op_model(OP.FULLY_CONNECTED, inputs, out_shape,
+                         tflite.BuiltinOptions.FullyConnectedOptions,
+                         fully_connected_options(activation, keep))
+    check_against_litert(model, shape, tmp_path, atol=1e-4)

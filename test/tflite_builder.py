@@ -21,10 +21,11 @@ def _vector(builder: flatbuffers.Builder, start: Callable, values, prepend: str)
     return builder.EndVector()
 
 
-def one_op_model(op: int, inputs: list[tuple[tuple[int, ...], np.ndarray | None]],
+def one_op_model(op: int, inputs: list[tuple[tuple[int, ...], np.ndarray | None] | None],
                  output_shape: tuple[int, ...], options_type: int = 0,
                  options: Callable[[flatbuffers.Builder], int] | None = None) -> bytes:
-    """A model with one op: `inputs` are (shape, None) for a graph input or (shape, constant).
+    """A model with one op: `inputs` are (shape, None) for a graph input, (shape, constant), or
+    None for an optional input left out (index -1).
 
     options(builder) writes the op's options table and returns its offset (built first, as
     flatbuffers needs nested tables finished before their parent starts).
@@ -32,7 +33,8 @@ def one_op_model(op: int, inputs: list[tuple[tuple[int, ...], np.ndarray | None]
     b = flatbuffers.Builder(1024)
     opts = options(b) if options is not None else None
     # buffer 0 is the empty sentinel; then one per constant
-    datas = [None] + [np.ascontiguousarray(c) for _, c in inputs if c is not None]
+    present = [spec for spec in inputs if spec is not None]
+    datas = [None] + [np.ascontiguousarray(c) for _, c in present if c is not None]
     buffers = []
     for data in datas:
         raw = None
@@ -44,7 +46,7 @@ def one_op_model(op: int, inputs: list[tuple[tuple[int, ...], np.ndarray | None]
         buffers.append(tflite.BufferEnd(b))
 
     tensors, graph_inputs, next_buffer = [], [], 1
-    specs = [(shape, const) for shape, const in inputs] + [(output_shape, None)]
+    specs = present + [(output_shape, None)]
     for i, (shape, const) in enumerate(specs):
         name = b.CreateString(f"t{i}")
         dims = _vector(b, tflite.TensorStartShapeVector, shape, "PrependInt32")
@@ -56,12 +58,14 @@ def one_op_model(op: int, inputs: list[tuple[tuple[int, ...], np.ndarray | None]
         if const is not None:
             tflite.TensorAddBuffer(b, next_buffer)
             next_buffer += 1
-        elif i < len(inputs):
+        elif i < len(present):
             graph_inputs.append(i)
         tensors.append(tflite.TensorEnd(b))
-    out_index = len(inputs)
+    out_index = len(present)
+    positions = iter(range(len(present)))
+    op_in = [next(positions) if spec is not None else -1 for spec in inputs]
 
-    op_inputs = _vector(b, tflite.OperatorStartInputsVector, range(len(inputs)), "PrependInt32")
+    op_inputs = _vector(b, tflite.OperatorStartInputsVector, op_in, "PrependInt32")
     op_outputs = _vector(b, tflite.OperatorStartOutputsVector, [out_index], "PrependInt32")
     tflite.OperatorStart(b)
     tflite.OperatorAddOpcodeIndex(b, 0)

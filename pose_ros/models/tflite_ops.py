@@ -367,6 +367,41 @@ def build_mean(ctx: OpContext) -> tuple[nn.Module, list[int]]:
     return Mean(axes, keep_dims, rank), [0]
 
 
+class FullyConnected(nn.Module):
+    """FULLY_CONNECTED: rows of the input (TFLite's element order) times weights (out, in)."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray | None, in_rank: int,
+                 out_shape: tuple[int, ...], act: nn.Module) -> None:
+        super().__init__()
+        self.weight = _param(weight)
+        self.bias = _param(bias) if bias is not None else None
+        self.in_rank, self.out_shape, self.act = in_rank, (-1, *out_shape[1:]), act
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.in_rank == 4:
+            x = x.permute(0, 2, 3, 1)
+        y = F.linear(x.reshape(-1, self.weight.shape[1]), self.weight, self.bias)
+        return self.act(y.reshape(self.out_shape))
+
+
+def build_fully_connected(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    opts = ctx.options(tflite.FullyConnectedOptions)
+    weight = ctx.consts[1]
+    bias = ctx.consts[2] if len(ctx.consts) > 2 else None
+    if weight is None or (len(ctx.consts) > 2 and ctx.in_shapes[2] and bias is None):
+        raise ctx.fail("weights and bias must be constant")
+    if opts.WeightsFormat() != 0:
+        raise ctx.fail("shuffled weight formats are not supported")
+    in_shape = ctx.in_shapes[0]
+    rows = int(np.prod(in_shape)) // weight.shape[1]
+    if rows * weight.shape[1] != int(np.prod(in_shape)) or rows != in_shape[0] * int(
+            np.prod(ctx.out_shape[1:-1])):
+        raise ctx.fail(f"input {in_shape} does not split into rows of {weight.shape[1]} per "
+                       f"batch item as the output {ctx.out_shape} needs")
+    act = _activation(ctx, opts.FusedActivationFunction())
+    return FullyConnected(weight, bias, len(in_shape), ctx.out_shape, act), [0]
+
+
 BUILDERS: dict[str, Callable[[OpContext], tuple[nn.Module, list[int]]]] = {
     "CONV_2D": build_conv,
     "DEPTHWISE_CONV_2D": build_conv,
@@ -381,4 +416,5 @@ BUILDERS: dict[str, Callable[[OpContext], tuple[nn.Module, list[int]]]] = {
     "PRELU": build_prelu,
     "STRIDED_SLICE": build_strided_slice,
     "MEAN": build_mean,
+    "FULLY_CONNECTED": build_fully_connected,
 }
