@@ -125,3 +125,33 @@ def test_fully_connected(tmp_path, shape, units, bias, activation, keep, out_sha
                          tflite.BuiltinOptions.FullyConnectedOptions,
                          fully_connected_options(activation, keep))
     check_against_litert(model, shape, tmp_path, atol=1e-4)
+
+
+def depthwise_options(activation: int):
+    def write(builder):
+        tflite.DepthwiseConv2DOptionsStart(builder)
+        tflite.DepthwiseConv2DOptionsAddPadding(builder, tflite.Padding.VALID)
+        tflite.DepthwiseConv2DOptionsAddStrideW(builder, 1)
+        tflite.DepthwiseConv2DOptionsAddStrideH(builder, 1)
+        tflite.DepthwiseConv2DOptionsAddDepthMultiplier(builder, 1)
+        tflite.DepthwiseConv2DOptionsAddFusedActivationFunction(builder, activation)
+        tflite.DepthwiseConv2DOptionsAddDilationWFactor(builder, 1)
+        tflite.DepthwiseConv2DOptionsAddDilationHFactor(builder, 1)
+        return tflite.DepthwiseConv2DOptionsEnd(builder)
+    return write
+
+
+@pytest.mark.parametrize("activation", [0, 3])
+def test_depthwise_1x1_is_a_channel_scale(tmp_path, activation):
+    """hand_recrop's 1x1 depthwise convs run as x * w + b (conv2d has no fast kernel for them)."""
+    shape = (1, 9, 7, 8)
+    weight = RNG.normal(size=(1, 1, 1, 8)).astype(np.float32)
+    bias = RNG.normal(size=8).astype(np.float32)
+    model = one_op_model(OP.DEPTHWISE_CONV_2D,
+                         [(shape, None), (weight.shape, weight), (bias.shape, bias)], shape,
+                         tflite.BuiltinOptions.DepthwiseConv2DOptions,
+                         depthwise_options(activation))
+    path = tmp_path / "dw.tflite"
+    path.write_bytes(model)
+    assert TFLiteGraph(path).steps[0].channel_scale
+    check_against_litert(model, shape, tmp_path)
