@@ -1,10 +1,11 @@
-"""Model store: the BlazePose TFLite files, taken from the mediapipe wheel on PyPI and cached.
+"""Model store: the MediaPipe TFLite files, taken from the mediapipe wheel on PyPI and cached.
 
-The two files are members of the `mediapipe==0.10.14` wheel (Apache-2.0). `pip download`
-fetches the wheel (so pip's own configuration, proxies and indexes apply), only the two members
-are extracted, their sha256 is checked against the hashes pinned here, and they are cached in
-$POSE_ROS_MODELS or the user cache dir. mediapipe is never installed. A file is written to a
-temporary name and renamed only once verified, so an interrupted fetch leaves no corrupt entry.
+The files (BlazePose's detector and landmarks; the hands' re-crop and landmarks) are members of
+the `mediapipe==0.10.14` wheel (Apache-2.0). `pip download` fetches the wheel (so pip's own
+configuration, proxies and indexes apply), only those members are extracted, their sha256 is
+checked against the hashes pinned here, and they are cached in $POSE_ROS_MODELS or the user
+cache dir. mediapipe is never installed. A file is written to a temporary name and renamed only
+once verified, so an interrupted fetch leaves no corrupt entry.
 """
 
 from __future__ import annotations
@@ -49,6 +50,11 @@ MODELS = {spec.name: spec for spec in (
               "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c", 2_959_046),
     ModelSpec("pose_landmark_full", "mediapipe/modules/pose_landmark/pose_landmark_full.tflite",
               "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f", 6_440_512),
+    # Hands (enable_hands): MediaPipe Holistic's hand re-crop model and the full hand landmarks.
+    ModelSpec("hand_recrop", "mediapipe/modules/holistic_landmark/hand_recrop.tflite",
+              "67d996ce96f9d36fe17d2693022c6da93168026ab2f028f9e2365398d8ac7d5d", 123_792),
+    ModelSpec("hand_landmark_full", "mediapipe/modules/hand_landmark/hand_landmark_full.tflite",
+              "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3", 5_478_917),
 )}
 
 
@@ -217,7 +223,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """`pose-ros models fetch|list|path` arguments; dispatch with run(args)."""
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
     fetch = sub.add_parser("fetch", help=f"download {WHEEL_REQUIREMENT} with pip, extract and "
-                                         f"verify the BlazePose models into the cache")
+                                         f"verify the MediaPipe models into the cache")
     fetch.add_argument("names", nargs="*", metavar="NAME",
                        help=f"models to fetch (default all: {', '.join(MODELS)})")
     fetch.add_argument("--wheel", type=Path, help="extract from this downloaded mediapipe wheel")
