@@ -26,6 +26,7 @@ from pose_ros.errors import PoseRosError
 from pose_ros.eval.report import environment, table_stages, write_json
 from pose_ros.io.sources import Frame, Source, open_source
 from pose_ros.pipeline import PipelineConfig, PoseEstimator, add_runtime_arguments
+from pose_ros.stage3d import POSE3D_SOURCES
 
 STAGES = ("decode", "detect", "landmarks", "tracking", "lift", "placement", "smoothing",
           "messages", "pipeline", "end_to_end")
@@ -217,6 +218,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-3d", dest="enable_3d", action="store_false",
                         help="2D only: no lifter, no placement")
     parser.add_argument("--no-smoothing", dest="smoothing", action="store_false")
+    parser.add_argument("--pose3d", choices=POSE3D_SOURCES, default=PipelineConfig.pose3d,
+                        help="3D source: lifter (2D history), world (BlazePose world landmarks), "
+                        "fused (both; needs fused weights)")
     parser.add_argument("--skeleton", choices=("coco17", "blazepose33"), default="coco17")
     parser.add_argument("--max-people", type=int, default=PipelineConfig.max_people)
     parser.add_argument("--detect-every", type=int, dest="detect_every_n_frames",

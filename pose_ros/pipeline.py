@@ -39,6 +39,7 @@ from pose_ros.skeleton import (
     get_topology,
     lifter_to_topology,
 )
+from pose_ros.stage3d import POSE3D_SOURCES, Stage3D
 from pose_ros.tracking import (
     COCO17_SIGMAS,
     Track,
@@ -72,6 +73,8 @@ class PipelineConfig:
         detect_every_n_frames: run the detector at least this often while people are tracked.
         skeleton: published keypoint set, "coco17" or "blazepose33".
         enable_3d: lift to 3D and place in the camera.
+        pose3d: where each person's 3D comes from (stage3d.py): "lifter" (temporal lifter on
+            2D), "world" (BlazePose's world landmarks) or "fused" (a lifter fed both).
         lifter_receptive_field: frames of 2D history the lifter uses (1, 9, 27 or 81).
         smoothing: One Euro smoothing of published 2D and 3D keypoints.
         smoothing_min_cutoff_hz, smoothing_beta, smoothing_d_cutoff_hz: One Euro parameters
@@ -96,6 +99,7 @@ class PipelineConfig:
     detect_every_n_frames: int = 10
     skeleton: str = "coco17"
     enable_3d: bool = True
+    pose3d: str = "lifter"
     lifter_receptive_field: int = 27
     smoothing: bool = True
     smoothing_min_cutoff_hz: float = 1.0
@@ -112,6 +116,8 @@ class PipelineConfig:
             problems.append(f"device {self.device!r} (use auto, cpu, cuda or cuda:N)")
         if self.precision not in ("fp32", "fp16"):
             problems.append(f"precision {self.precision!r} (use fp32 or fp16)")
+        if self.pose3d not in POSE3D_SOURCES:
+            problems.append(f"pose3d {self.pose3d!r} (use {', '.join(POSE3D_SOURCES)})")
         if self.skeleton not in ("coco17", "blazepose33"):
             problems.append(f"skeleton {self.skeleton!r} (use coco17 or blazepose33)")
         for name in ("detection_threshold", "presence_threshold"):
@@ -184,15 +190,14 @@ class PoseEstimator:
         self.config = config = config or PipelineConfig()
         self.device = resolve_device(config.device)
         self.topology = get_topology(config.skeleton)
+        # the 3D stage first: its checks (weights for the chosen source) fail before the 2D
+        # models load
+        self.stage3d = Stage3D(config, self.device) if config.enable_3d else None
         self.blazepose = BlazePose(
             detector_model=config.detector_model, landmark_model=config.landmark_model,
             device=self.device, precision=config.precision,
             detection_threshold=config.detection_threshold,
             allow_download=config.allow_download, num_threads=config.num_threads or None)
-        self.stage3d = None
-        if config.enable_3d:
-            from pose_ros.stage3d import Stage3D
-            self.stage3d = Stage3D(config, self.device)
         self._from_blazepose = (np.arange(BLAZEPOSE33.num_keypoints)
                                 if self.topology is BLAZEPOSE33 else BLAZEPOSE33_TO_COCO17)
         self._from_lifter = lifter_to_topology(self.topology)
@@ -238,7 +243,7 @@ class PoseEstimator:
             name: store.sha256_of(store.model_path(model, allow_download=False))
             for name, model in (("detector", cfg.detector_model),
                                 ("landmarks", cfg.landmark_model))}
-        if self.stage3d is not None:
+        if self.stage3d is not None and self.stage3d.weights_digest() is not None:
             digests["lifter"] = self.stage3d.weights_digest()
         return digests
 

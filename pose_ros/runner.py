@@ -25,6 +25,7 @@ from pose_ros.io.sinks import Sinks, output_paths, prepare_outputs
 from pose_ros.io.sources import Frame, Source, open_source
 from pose_ros.person import FramePoses
 from pose_ros.pipeline import PipelineConfig, PoseEstimator, add_runtime_arguments
+from pose_ros.stage3d import POSE3D_SOURCES
 
 
 @dataclass
@@ -129,6 +130,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_runtime_arguments(parser)
     parser.add_argument("--no-3d", dest="enable_3d", action="store_false",
                         help="2D only: no lifter, no placement in the camera")
+    parser.add_argument("--pose3d", choices=POSE3D_SOURCES, default=PipelineConfig.pose3d,
+                        help="3D source: lifter (2D history), world (BlazePose world landmarks), "
+                        "fused (both; needs fused weights)")
     parser.add_argument("--skeleton", choices=("coco17", "blazepose33"), default="coco17",
                         help="published keypoint set (default coco17)")
     parser.add_argument("--max-people", type=int, default=PipelineConfig.max_people)

@@ -1,9 +1,18 @@
-"""The pipeline's 3D stage: per-track lifter history -> root-relative 3D -> placed in the camera.
+"""The pipeline's 3D stage: each person's root-relative 3D, from one of three sources, placed in
+the camera.
 
-All tracks of a frame are lifted in one batched call. Placement uses, in order: an aligned depth
-image (DEPTH_IMAGE) when given and valid around the person, else the camera intrinsics (from the
-CameraInfo when given, else guessed from the image size) and the reprojection of the lifted
-skeleton onto the 2D keypoints (DEPTH_MONOCULAR).
+Sources (`pose3d`):
+  lifter  the temporal lifter on the person's 2D history (models/lifter.py);
+  world   BlazePose's world landmarks of this frame (metres, hip-centred), mapped to the lifter's
+          17 joints (skeleton.lifter_world_from_blazepose33);
+  fused   a temporal lifter fed both the 2D history and the world landmarks (weights trained
+          with simulated world-landmark errors; `Lifter.uses_world`).
+Every source gives the same 17 joints (skeleton.H36M17), pelvis-relative, in the camera axes,
+and goes through the same placement: an aligned depth image (DEPTH_IMAGE) when given and valid
+around the person, else the camera intrinsics (from the CameraInfo when given, else guessed from
+the image size) and the reprojection of the 3D skeleton onto the 2D keypoints (DEPTH_MONOCULAR).
+Smoothing of the placed result is the pipeline's (One Euro per joint), the same for all sources.
+All people of a frame are handled in one batched call.
 """
 
 from __future__ import annotations
@@ -13,26 +22,62 @@ import logging
 import numpy as np
 
 from pose_ros import camera as cam
+from pose_ros.errors import PoseRosError
 from pose_ros.person import DepthSource
 from pose_ros.person_state import PersonState
-from pose_ros.skeleton import BLAZEPOSE33_TO_COCO17, lifter_inputs_from_coco17
+from pose_ros.skeleton import (
+    BLAZEPOSE33_TO_COCO17,
+    lifter_inputs_from_coco17,
+    lifter_world_from_blazepose33,
+)
 
 log = logging.getLogger(__name__)
 
+POSE3D_SOURCES = ("lifter", "world", "fused")
+
+
+def load_lifter(config, device: str):
+    """The lifter the 3D source needs (None for `world`), checked against the source."""
+    from pose_ros.models import lifter as lifter_module
+
+    if config.pose3d == "world":
+        return None
+    fused = config.pose3d == "fused"
+    path = config.lifter_model or None
+    if fused and path is None:
+        shipped = getattr(lifter_module, "SHIPPED_FUSED", {}).get(config.lifter_receptive_field)
+        if shipped is None or not shipped.exists():
+            raise PoseRosError(
+                f"pose3d 'fused': no fused lifter weights are installed for receptive field "
+                f"{config.lifter_receptive_field}: set lifter_model to a file trained with world "
+                f"landmarks, or use pose3d 'lifter' or 'world'")
+        path = shipped
+    lifter = lifter_module.Lifter.load(path, device=device,
+                                       receptive_field=config.lifter_receptive_field)
+    uses_world = bool(getattr(lifter, "uses_world", False))
+    if uses_world != fused:
+        kind = "fused (2D + world landmarks)" if uses_world else "2D-only"
+        raise PoseRosError(
+            f"lifter_model {path} holds a {kind} lifter, which pose3d {config.pose3d!r} cannot "
+            f"use: set pose3d to {'fused' if uses_world else 'lifter'}, or point lifter_model "
+            f"at {'2D-only' if uses_world else 'fused'} weights")
+    return lifter
+
 
 class Stage3D:
-    """Lifter + placement. Each person's lifter history is its PersonState.lifter_stream (a
-    fresh one when the state has none: a new track, or one back after a gap)."""
+    """3D source + placement. Each person's temporal history is its PersonState.lifter_stream
+    (a fresh one when the state has none: a new track, or one back after a gap)."""
 
     def __init__(self, config, device: str) -> None:
-        from pose_ros.models.lifter import Lifter
-
-        self.lifter = Lifter.load(config.lifter_model or None, device=device,
-                                  receptive_field=config.lifter_receptive_field)
+        if config.pose3d not in POSE3D_SOURCES:
+            raise PoseRosError(f"pose3d {config.pose3d!r}: use one of {list(POSE3D_SOURCES)}")
+        self.source = config.pose3d
+        self.lifter = load_lifter(config, device)
         self._warned_camera = False
 
-    def weights_digest(self) -> str:
-        return self.lifter.digest
+    def weights_digest(self) -> str | None:
+        """sha256 of the lifter weights in use; None when the source needs none (world)."""
+        return self.lifter.digest if self.lifter is not None else None
 
     def intrinsics(self, camera, shape) -> cam.CameraIntrinsics:
         """CameraIntrinsics from a CameraInfo-like message, an intrinsics object, or a guess.
@@ -52,20 +97,35 @@ class Stage3D:
                                 cam.DEFAULT_HFOV_DEG)
         return cam.CameraIntrinsics.guess(width, height)
 
+    def relative(self, people: list[PersonState], keypoints: np.ndarray,
+                 intrinsics: cam.CameraIntrinsics) -> np.ndarray:
+        """(N, 17, 3) pelvis-relative metres in the camera axes, from the configured source.
+
+        keypoints: (N, 17, 3) the lifter joints' x_px, y_px, score (from the 2D keypoints).
+        """
+        world = None
+        if self.source != "lifter":
+            world = lifter_world_from_blazepose33(
+                np.stack([p.landmarks.world_m for p in people])).astype(np.float64)
+            if self.source == "world":
+                return world
+        for person in people:
+            if person.lifter_stream is None:
+                person.lifter_stream = self.lifter.stream()
+        inputs = (self.lifter.normalize(keypoints, intrinsics) if world is None
+                  else self.lifter.normalize(keypoints, intrinsics, world_m=world))
+        return self.lifter.step([p.lifter_stream for p in people], inputs)
+
     def __call__(self, people: list[PersonState], shape, camera, depth_m, stage):
         """Per person: (17 lifter joints (17, 3) camera metres, scores (17,), root (3,), source)."""
         intrinsics = self.intrinsics(camera, shape)
         with stage("lift"):
-            inputs = np.stack([lifter_inputs_from_coco17(
+            keypoints = np.stack([lifter_inputs_from_coco17(
                 p.landmarks.keypoints_px[BLAZEPOSE33_TO_COCO17]) for p in people])
-            for person in people:
-                if person.lifter_stream is None:
-                    person.lifter_stream = self.lifter.stream()
-            relative_m = self.lifter.step([p.lifter_stream for p in people],
-                                          self.lifter.normalize(inputs, intrinsics))
+            relative_m = self.relative(people, keypoints, intrinsics)
         with stage("place"):
             out = []
-            for rel, kp in zip(relative_m, inputs, strict=True):
+            for rel, kp in zip(relative_m, keypoints, strict=True):
                 root, source = None, DepthSource.MONOCULAR
                 if depth_m is not None:
                     root = cam.root_from_depth(rel, kp, depth_m, intrinsics)

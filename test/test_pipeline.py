@@ -11,7 +11,14 @@ import pytest
 from pose_ros.errors import PoseRosError
 from pose_ros.person import DepthSource
 from pose_ros.pipeline import PipelineConfig, PoseEstimator
-from pose_ros.skeleton import BLAZEPOSE33, COCO17, H36M17, lifter_to_topology
+from pose_ros.skeleton import (
+    BLAZEPOSE33,
+    COCO17,
+    H36M17,
+    lifter_to_topology,
+    lifter_world_from_blazepose33,
+)
+from pose_ros.stage3d import Stage3D
 
 pytest.importorskip("skimage", reason="scikit-image (test extra) ships the test photograph")
 from pose_ros.io.demo import astronaut_bgr, demo_frames  # noqa: E402
@@ -209,3 +216,20 @@ def test_states_of_removed_tracks_are_dropped(estimator):
     results = run(estimator, frames, stamps=[i / 30 for i in range(len(frames))])
     assert list(estimator.states) == [2] and [p.track_id for p in results[-1]] == [2]
     assert len(estimator.tracker.tracks) == 1
+
+
+def test_world_source_publishes_blazepose_world_landmarks(estimator, monkeypatch):
+    """pose3d 'world': the published 3D is BlazePose's world landmarks of the frame (as lifter
+    joints) placed in the camera, at about the distance the lifter places the person."""
+    lifted = run(estimator, FRAMES[:3])[-1][0]
+    config = dataclasses.replace(estimator.config, pose3d="world", smoothing=False)
+    monkeypatch.setattr(estimator, "config", config)
+    monkeypatch.setattr(estimator, "stage3d", Stage3D(config, "cpu"))
+    person = run(estimator, FRAMES[:3])[-1][0]
+    assert person.depth_source == DepthSource.MONOCULAR
+    world = lifter_world_from_blazepose33(estimator.states[1].landmarks.world_m)
+    idx = lifter_to_topology(COCO17)
+    body = idx >= 0
+    np.testing.assert_allclose(person.keypoints_3d[body, :3] - person.root_camera_m,
+                               world[idx[body]], atol=1e-5)
+    assert person.root_camera_m[2] == pytest.approx(lifted.root_camera_m[2], rel=0.3)

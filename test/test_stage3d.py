@@ -1,0 +1,89 @@
+"""The 3D stage: the pose3d sources, their checks, and the placement they share."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from contextlib import nullcontext
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from pose_ros.camera import CameraIntrinsics
+from pose_ros.errors import PoseRosError
+from pose_ros.models.lifter import SHIPPED
+from pose_ros.person import DepthSource
+from pose_ros.person_state import PersonState
+from pose_ros.pipeline import PipelineConfig
+from pose_ros.skeleton import BLAZEPOSE33, H36M17, lifter_world_from_blazepose33
+from pose_ros.stage3d import Stage3D
+
+
+def timed(name: str):
+    return nullcontext()
+
+
+def blazepose_person(rng, intrinsics: CameraIntrinsics, root_m: np.ndarray) -> PersonState:
+    """A person whose world landmarks and 2D keypoints agree: the 2D is the projection of the
+    world landmarks placed at root_m."""
+    world = rng.normal(0, 0.25, (33, 3))
+    b = BLAZEPOSE33.index
+    world -= (world[b("left_hip")] + world[b("right_hip")]) / 2      # hip-centred, as BlazePose
+    uv = intrinsics.project(world + root_m)
+    kp = np.column_stack([uv, np.full(33, 0.9)]).astype(np.float32)
+    return PersonState(1, landmarks=SimpleNamespace(keypoints_px=kp, world_m=world))
+
+
+def test_world_source_places_the_world_landmarks():
+    """With exact 2D, `world` puts BlazePose's landmarks (as lifter joints) at the true root,
+    by intrinsics and by a depth image alike (within the few mm by which the mid-points that
+    make derived joints (spine, neck, head) do not project to the mid-points of the 2D)."""
+    rng = np.random.default_rng(0)
+    intrinsics = CameraIntrinsics.guess(640, 480)
+    stage = Stage3D(PipelineConfig(device="cpu", pose3d="world"), "cpu")
+    assert stage.lifter is None and stage.weights_digest() is None
+    root = np.array([0.3, -0.1, 3.2])
+    person = blazepose_person(rng, intrinsics, root)
+    [(joints, scores, placed_root, source)] = stage([person], (480, 640), intrinsics, None, timed)
+    assert source == DepthSource.MONOCULAR and scores.shape == (17,)
+    expected = lifter_world_from_blazepose33(person.landmarks.world_m)
+    np.testing.assert_allclose(placed_root, root, atol=0.02)
+    np.testing.assert_allclose(joints - placed_root, expected, atol=1e-6)
+    depth = np.full((480, 640), np.nan, np.float32)
+    depth[:] = 3.2                           # a flat wall at the root's depth: each joint's z
+    [(_, _, depth_root, source)] = stage([person], (480, 640), intrinsics, depth, timed)
+    assert source == DepthSource.IMAGE
+    assert abs(depth_root[2] - 3.2) < 0.3    # median of per-joint candidates on a flat wall
+    assert person.lifter_stream is None      # world needs no temporal history
+
+
+def test_lifter_source_keeps_a_history_per_person():
+    rng = np.random.default_rng(1)
+    intrinsics = CameraIntrinsics.guess(640, 480)
+    stage = Stage3D(PipelineConfig(device="cpu", pose3d="lifter"), "cpu")
+    people = [blazepose_person(rng, intrinsics, np.array([x, 0.0, 3.0])) for x in (-0.8, 0.8)]
+    out = stage(people, (480, 640), intrinsics, None, timed)
+    assert len(out) == 2 and all(p.lifter_stream is not None for p in people)
+    assert people[0].lifter_stream is not people[1].lifter_stream
+    for joints, _, root, _ in out:
+        np.testing.assert_allclose(joints[H36M17.index("pelvis")], root, atol=1e-6)
+
+
+def test_fused_without_fused_weights_is_one_clear_error(tmp_path):
+    with pytest.raises(PoseRosError, match="no fused lifter weights are installed"):
+        Stage3D(PipelineConfig(device="cpu", pose3d="fused"), "cpu")
+    with pytest.raises(PoseRosError, match="2D-only lifter"):
+        Stage3D(PipelineConfig(device="cpu", pose3d="fused", lifter_model=str(SHIPPED[27])),
+                "cpu")
+    with pytest.raises(PoseRosError, match="pose3d 'both'"):
+        PipelineConfig(pose3d="both")
+
+
+def test_cli_fused_without_weights_one_error_line(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "pose_ros.cli", "run", "--demo", "--pose3d",
+                          "fused", "--out", str(tmp_path / "out"), "--quiet", "--device", "cpu"],
+                         capture_output=True, text=True, timeout=120)
+    err = out.stderr.strip().splitlines()
+    assert out.returncode == 1 and len(err) == 1, out.stderr
+    assert "no fused lifter weights are installed" in err[0]
