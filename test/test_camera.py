@@ -120,3 +120,70 @@ def test_sample_depth_handles_points_outside_the_image():
     depth = np.full((10, 10), 2.0, np.float32)
     out = sample_depth(depth, np.array([[5.0, 5.0], [-50.0, 5.0], [9.5, 9.5]]))
     assert out[0] == 2.0 and np.isnan(out[1]) and out[2] == 2.0
+
+
+# --- CameraInfo rules: binning, ROI, resize, distortion models -------------------------------
+
+FULL = {"k": [1000.0, 0, 960.0, 0, 1002.0, 540.0, 0, 0, 1], "d": [], "width": 1920,
+        "height": 1080, "distortion_model": "plumb_bob"}
+POINTS_M = np.array([[0.3, -0.2, 2.0], [-0.5, 0.4, 3.0], [0.1, 0.1, 1.5], [-0.6, -0.3, 2.5],
+                     [0.9, 0.5, 1.0], [-0.9, -0.5, 1.0]])   # the last two near the corners
+
+
+def full_res_pixels(points_m: np.ndarray) -> np.ndarray:
+    k = FULL["k"]
+    return np.stack([k[0] * points_m[:, 0] / points_m[:, 2] + k[2],
+                     k[4] * points_m[:, 1] / points_m[:, 2] + k[5]], axis=1)
+
+
+@pytest.mark.parametrize("binning, roi", [
+    (2, None), (1, {"x_offset": 320, "y_offset": 100, "width": 1280, "height": 720}),
+    (2, {"x_offset": 320, "y_offset": 100, "width": 1280, "height": 720})])
+def test_binning_and_roi_follow_the_camera_info_rules(binning, roi):
+    """A pixel of the published image is full-resolution (u - x_offset) / binning."""
+    info = {**FULL, "binning_x": binning, "binning_y": binning,
+            "roi": roi or {"x_offset": 0, "y_offset": 0, "width": 0, "height": 0}}
+    k = CameraIntrinsics.from_camera_info(info)
+    x0, y0 = (roi["x_offset"], roi["y_offset"]) if roi else (0, 0)
+    assert (k.width, k.height) == ((roi or FULL)["width"] // binning,
+                                   (roi or FULL)["height"] // binning)
+    published_px = (full_res_pixels(POINTS_M) - [x0, y0]) / binning
+    np.testing.assert_allclose(k.normalized(published_px), POINTS_M[:, :2] / POINTS_M[:, 2:],
+                               atol=1e-12)
+
+
+def test_resized_intrinsics_scale_like_image_proc_and_refuse_a_crop():
+    k = CameraIntrinsics.from_camera_info(FULL).scaled_to(960, 540)
+    assert (k.fx, k.fy, k.cx, k.cy) == (500.0, 501.0, 480.0, 270.0)
+    with pytest.raises(ValueError, match="aspect ratio"):
+        CameraIntrinsics.from_camera_info(FULL).scaled_to(960, 720)
+
+
+@pytest.mark.parametrize("model, d", [
+    ("plumb_bob", [-0.28, 0.09, 0.001, -0.0005, -0.015]),
+    ("rational_polynomial", [0.9, -0.2, 0.001, 0.0005, 0.01, 1.2, 0.1, 0.02]),
+    ("equidistant", [-0.01, 0.03, -0.02, 0.004])])
+def test_each_supported_distortion_model_is_undone(model, d):
+    import cv2
+
+    info = {**FULL, "d": d, "distortion_model": model}
+    k = CameraIntrinsics.from_camera_info(info)
+    assert k.distortion_problem() is None
+    if model == "equidistant":
+        uv, _ = cv2.fisheye.projectPoints(POINTS_M.reshape(-1, 1, 3), np.zeros(3), np.zeros(3),
+                                          k.matrix(), np.array(d))
+    else:
+        uv, _ = cv2.projectPoints(POINTS_M, np.zeros(3), np.zeros(3), k.matrix(), np.array(d))
+    uv = uv.reshape(-1, 2)
+    assert np.abs(uv - full_res_pixels(POINTS_M)).max() > 5    # the lens really moves them
+    np.testing.assert_allclose(k.normalized(uv), POINTS_M[:, :2] / POINTS_M[:, 2:], atol=1e-6)
+
+
+@pytest.mark.parametrize("model, d, why", [
+    ("kannala_brandt", [0.1, 0.01, 0.0, 0.0], "not supported"),
+    ("equidistant", [0.1, 0.01, 0.0, 0.0, 0.2], "needs 4")])
+def test_unsupported_distortion_is_reported_and_ignored(model, d, why):
+    k = CameraIntrinsics.from_camera_info({**FULL, "d": d, "distortion_model": model})
+    assert why in k.distortion_problem()
+    px = full_res_pixels(POINTS_M)
+    np.testing.assert_allclose(k.normalized(px), POINTS_M[:, :2] / POINTS_M[:, 2:], atol=1e-12)
