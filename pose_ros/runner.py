@@ -21,6 +21,7 @@ import numpy as np
 
 from pose_ros.draw import draw_people
 from pose_ros.errors import PoseRosError
+from pose_ros.input_policy import InputPolicy
 from pose_ros.io.sinks import Sinks, output_paths, prepare_outputs
 from pose_ros.io.sources import Frame, Source, open_source
 from pose_ros.person import FramePoses
@@ -74,12 +75,21 @@ def frame_poses(frame: Frame, people, estimator: PoseEstimator) -> FramePoses:
 
 
 def process(frames: Iterable[Frame], estimator: PoseEstimator, sinks: Sinks | None = None,
-            stats: RunStats | None = None, draw_min_score: float = 0.3) -> Iterator[FrameResult]:
-    """Run the estimator on every frame, write each result to the sinks, and yield it."""
+            stats: RunStats | None = None, draw_min_score: float = 0.3,
+            policy: InputPolicy | None = None, fps: float | None = None
+            ) -> Iterator[FrameResult]:
+    """Run the estimator on every frame, write each result to the sinks, and yield it.
+
+    Stamps, camera_info and depth go through the same InputPolicy as in the ROS node; a
+    frame's "arrival time" offline is its place in the source at `fps` (default 30).
+    """
     start = time.perf_counter()
+    policy = policy or InputPolicy()
+    period_ns = 1e9 / (fps if fps and fps > 0 else 30.0)
     for frame in frames:
-        people = estimator(frame.image_bgr, frame.stamp_s, camera=frame.camera_info,
-                           depth=frame.depth_m)
+        people = policy.estimate(estimator, frame.image_bgr, stamp_ns=frame.stamp_ns,
+                                 arrival_ns=round(frame.index * period_ns),
+                                 camera_info=frame.camera_info, depth_m=frame.depth_m)
         poses = frame_poses(frame, people, estimator)
         annotated = None
         if sinks is not None and sinks.needs_annotated:
@@ -128,6 +138,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="image folders: frame rate that sets the stamps (default 30)")
     parser.add_argument("--max-frames", type=int, help="stop after this many frames")
     add_runtime_arguments(parser)
+    parser.add_argument("--assumed-hfov", type=float, default=InputPolicy().assumed_hfov_deg,
+                        metavar="DEG", help="without camera_info: place people in 3D with this "
+                        "horizontal field of view (default %(default)s); 0: pelvis-relative 3D")
     parser.add_argument("--no-3d", dest="enable_3d", action="store_false",
                         help="2D only: no lifter, no placement in the camera")
     parser.add_argument("--pose3d", choices=POSE3D_SOURCES, default=PipelineConfig.pose3d,
@@ -173,6 +186,7 @@ def execute(args: argparse.Namespace, out=sys.stdout,
     from tqdm import tqdm
 
     config = config_from_args(args)
+    policy = InputPolicy(assumed_hfov_deg=args.assumed_hfov)
     paths = output_paths(args.out, jsonl=args.jsonl, video=args.video, mcap=args.mcap)
     if not args.force:
         prepare_outputs(paths, force=False)           # fail fast, touching nothing
@@ -190,7 +204,7 @@ def execute(args: argparse.Namespace, out=sys.stdout,
         stats = RunStats()
         print(f"source: {source.description}", file=out)
         with Sinks(paths, fps=source.fps) as sinks:
-            results = process(frames, estimator, sinks, stats)
+            results = process(frames, estimator, sinks, stats, policy=policy, fps=source.fps)
             for _ in tqdm(results, total=total, unit="frame", disable=args.quiet,
                           dynamic_ncols=True):
                 pass
