@@ -1,6 +1,6 @@
 import pytest
 
-from pose_ros.diagnostics import OK, WARN, HealthMonitor, diagnostic_array_msg
+from pose_ros.diagnostics import ERROR, OK, WARN, HealthMonitor, diagnostic_array_msg
 from pose_ros.messages import RosbagsFactory
 from pose_ros.msgdefs import typestore
 
@@ -45,3 +45,27 @@ def test_diagnostic_array_serializes():
     status = back.status[0]
     assert status.name == "pose_ros: pose_node" and status.level == OK
     assert {kv.key for kv in status.values} >= {"rate_hz", "frames_dropped", "latency_p95_ms"}
+
+
+def test_failing_frames_turn_error_after_the_set_time_and_recover():
+    mon = HealthMonitor(error_after_s=5.0)
+    mon.record(0.0, 0.02, 1)
+    for t in (1.0, 2.0, 4.0):
+        mon.record_error(t, "corrupt bgr8 image: 640x480 needs step >= 1920")
+    s = mon.summary(4.2, received=10, dropped=0)
+    assert s.level == WARN and "every frame failed for 3 s" in s.message
+    s = mon.summary(6.5, received=10, dropped=0)
+    assert s.level == ERROR and "every frame failed for 6 s" in s.message
+    assert "step >= 1920" in s.message and s.values["pipeline_errors"] == "3"
+    mon.record(7.0, 0.02, 1)                                  # a good frame clears it
+    assert mon.summary(7.1, received=11, dropped=0).level == OK
+
+
+def test_input_conditions_warn_with_their_reason():
+    mon = HealthMonitor()
+    mon.record(1.0, 0.02, 1)
+    s = mon.summary(1.1, received=1, dropped=0,
+                    conditions=["no depth within 0.050 s of the image stamp (nearest 5.000 s)"])
+    assert s.level == WARN and "nearest 5.000 s" in s.message
+    quiet = mon.summary(1.1, received=0, dropped=0, conditions=["no camera_info"])
+    assert quiet.level == WARN and "no camera_info" in quiet.message
