@@ -135,3 +135,17 @@ def test_cli_helpers(cache, capsys):
     assert capsys.readouterr().out.strip() == str(cache / "pose_landmark_full.tflite")
     assert store.run(parser.parse_args(["fetch", "nope"])) == 1
     assert "unknown model 'nope'" in capsys.readouterr().err
+
+
+def test_a_download_is_announced_with_its_size(cache, tmp_path, monkeypatch, real_files, caplog):
+    """A first start says what it downloads, how big, and how long it took."""
+    wheel = fake_wheel(tmp_path / "mediapipe-0.10.14-cp311-none-any.whl",
+                       {s.member: real_files[s.name].read_bytes()
+                        for s in store.MODELS.values()})
+    monkeypatch.setattr(store, "download_wheel", lambda dest: wheel)
+    with caplog.at_level("INFO", logger="pose_ros.models.store"):
+        store.fetch_models(["pose_detection"])
+    before, after = [r.getMessage() for r in caplog.records]
+    assert "pose_detection.tflite" in before and "mediapipe==0.10.14" in before
+    assert f"{store.WHEEL_SIZE_MB:.1f} MB" in before
+    assert "downloaded" in after and "pose_detection.tflite (3.0 MB)" in after

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import logging
 import os
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,10 @@ import platformdirs
 
 from pose_ros.errors import PoseRosError
 
+log = logging.getLogger(__name__)
+
 WHEEL_REQUIREMENT = "mediapipe==0.10.14"
+WHEEL_SIZE_MB = 35.7   # the pinned manylinux cp311 wheel (35,664,771 bytes)
 # Any wheel of that version holds the same files; this one is pinned so pip can fetch it from
 # any host (pip download only downloads: the platform of this machine does not matter).
 WHEEL_PLATFORM = ("--python-version", "3.11", "--implementation", "cp",
@@ -192,8 +197,17 @@ def fetch_models(names: list[str] | None = None, *, allow_download: bool = True,
     if todo and wheel is not None:
         extract(Path(wheel), todo, folder)
     elif todo and allow_download:
+        # Said before it happens: a first start otherwise spends seconds without a word.
+        log.info("BlazePose model files %s are not in %s: downloading %s from PyPI (a %.1f MB "
+                 "wheel, once; `pose-ros models fetch` does this ahead of time)",
+                 ", ".join(s.filename for s in todo), folder, WHEEL_REQUIREMENT, WHEEL_SIZE_MB)
+        start = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="pose_ros_wheel_") as tmp:
-            extract(download_wheel(Path(tmp)), todo, folder)
+            wheel = download_wheel(Path(tmp))
+            log.info("downloaded %s (%.1f MB) in %.1f s; extracted %s", wheel.name,
+                     wheel.stat().st_size / 1e6, time.monotonic() - start,
+                     ", ".join(f"{s.filename} ({s.size_bytes / 1e6:.1f} MB)" for s in todo))
+            extract(wheel, todo, folder)
     for spec in specs:
         _check(spec, folder / spec.filename)
     return {s.name: folder / s.filename for s in specs}
