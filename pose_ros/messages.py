@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import array
 import importlib
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
-from rosbags.typesys.store import Typestore
 
 from pose_ros.person import FramePoses, Person
+
+if TYPE_CHECKING:  # rosbags is for offline tools only: the ROS node never imports it
+    from rosbags.typesys.store import Typestore
 
 
 class MessageFactory(Protocol):

@@ -60,12 +60,16 @@ def quiet_opencv():
     """Silence OpenCV's and FFmpeg's own warnings while opening, so a bad input gives our one
     clear error line instead of backend chatter (FFmpeg reads its level when first used)."""
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    level = cv2.utils.logging.getLogLevel()
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    cv_log = getattr(getattr(cv2, "utils", None), "logging", None)  # absent in OpenCV 4.6
+    if cv_log is None:
+        yield
+        return
+    level = cv_log.getLogLevel()
+    cv_log.setLogLevel(cv_log.LOG_LEVEL_ERROR)
     try:
         yield
     finally:
-        cv2.utils.logging.setLogLevel(level)
+        cv_log.setLogLevel(level)
 
 
 class Source:
