@@ -75,31 +75,64 @@ class MessageBuilder:
         return skeleton_array_msg(self.factory, poses), marker_array_msg(self.factory, poses)
 
 
-def timed(frames: Iterator[Frame]) -> Iterator[tuple[Frame, float]]:
-    """(frame, milliseconds it took to get it) for each frame."""
+def timed(frames: Iterator[Frame]) -> Iterator[tuple[Frame, float, float]]:
+    """(frame, wall-clock ms it took to get it, CPU ms of this process meanwhile)."""
     while True:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         frame = next(frames, None)
         if frame is None:
             return
-        yield frame, (time.perf_counter() - start) * 1e3
+        yield frame, (time.perf_counter() - start) * 1e3, (time.process_time() - cpu) * 1e3
 
 
-def benchmark(frames: Iterator[Frame], estimator: PoseEstimator, reference=None,
-              warmup: int = 3, profile: str | None = None, total: int | None = None,
-              progress: bool = False) -> dict:
+class _Run:
+    """One estimator's samples in a benchmark (several run side by side, frame by frame)."""
+
+    def __init__(self, estimator: PoseEstimator) -> None:
+        self.estimator = estimator
+        self.samples: dict[str, list[float]] = {s: [] for s in STAGES}
+        self.people: list[int] = []
+        self.cpu_ms: list[float] = []
+
+    def frame(self, frame: Frame, decode_ms: float, decode_cpu_ms: float,
+              messages: MessageBuilder):
+        from pose_ros.runner import frame_poses
+
+        cpu = time.process_time()
+        people_now = self.estimator(frame.image_bgr, frame.stamp_s, camera=frame.camera_info,
+                                    depth=frame.depth_m)
+        t0 = time.perf_counter()
+        messages(frame_poses(frame, people_now, self.estimator))
+        messages_ms = (time.perf_counter() - t0) * 1e3
+        timings = self.estimator.last_timings_ms
+        self.samples["decode"].append(decode_ms)
+        self.samples["messages"].append(messages_ms)
+        for name, ms in timings.items():
+            self.samples[FROM_PIPELINE[name]].append(ms)
+        self.samples["end_to_end"].append(decode_ms + timings["total"] + messages_ms)
+        self.people.append(len(people_now))
+        self.cpu_ms.append(decode_cpu_ms + (time.process_time() - cpu) * 1e3)
+        return people_now
+
+
+def benchmark(frames: Iterator[Frame], estimator: PoseEstimator | list[PoseEstimator],
+              reference=None, warmup: int = 3, profile: str | None = None,
+              total: int | None = None, progress: bool = False) -> dict:
     """Time every stage on every frame; see the module docstring. Returns the report dict.
 
-    reference: a bench_reference.MediaPipePose or None. total: frame count for the progress bar.
+    estimator: one, or several (e.g. one per backend): each frame goes through each in turn,
+    so a busy phase of the machine slows all alike; the report's top level is the first one's,
+    `backends` has every one's. reference: a bench_reference.MediaPipePose/MediaPipeProcess or
+    None. total: frame count for the progress bar.
     """
     from tqdm import tqdm
 
     from pose_ros.bench_reference import keypoint_differences
     from pose_ros.runner import frame_poses
 
+    runs = [_Run(e) for e in (estimator if isinstance(estimator, list) else [estimator])]
     messages = MessageBuilder()
-    samples: dict[str, list[float]] = {s: [] for s in STAGES}
-    people, ref_ms, ref_found, ours_found, diffs, rel_diffs = [], [], [], [], [], []
+    ref_ms, ref_cpu_ms, ref_found, diffs, rel_diffs = [], [], [], [], []
     stream = timed(frames)
     first = next(stream, None)
     if first is None:
@@ -107,41 +140,43 @@ def benchmark(frames: Iterator[Frame], estimator: PoseEstimator, reference=None,
     for i in range(warmup):
         frame = first[0]
         stamp_s = frame.stamp_s - (warmup - i) / 30.0    # increasing, before the first frame
-        messages(frame_poses(frame, estimator(frame.image_bgr, stamp_s), estimator))
+        for run in runs:
+            messages(frame_poses(frame, run.estimator(frame.image_bgr, stamp_s), run.estimator))
         if reference is not None:
             reference(frame.image_bgr[..., ::-1].copy())
-    estimator.reset()
+    for run in runs:
+        run.estimator.reset()
     if reference is not None:
         reference.reset()
-    with _profiler(profile, estimator.device) as prof:
-        for frame, decode_ms in tqdm(_chain_first(first, stream), total=total,
-                                     disable=not progress, unit="frame", dynamic_ncols=True):
-            people_now = estimator(frame.image_bgr, frame.stamp_s, camera=frame.camera_info,
-                                   depth=frame.depth_m)
-            t0 = time.perf_counter()
-            messages(frame_poses(frame, people_now, estimator))
-            messages_ms = (time.perf_counter() - t0) * 1e3
-            timings = estimator.last_timings_ms
-            samples["decode"].append(decode_ms)
-            samples["messages"].append(messages_ms)
-            for name, ms in timings.items():
-                samples[FROM_PIPELINE[name]].append(ms)
-            samples["end_to_end"].append(decode_ms + timings["total"] + messages_ms)
-            people.append(len(people_now))
-            ours_found.append(bool(people_now))
+    with _profiler(profile, runs[0].estimator.device) as prof:
+        for frame, decode_ms, decode_cpu_ms in tqdm(
+                _chain_first(first, stream), total=total, disable=not progress, unit="frame",
+                dynamic_ncols=True):
+            people_now = [run.frame(frame, decode_ms, decode_cpu_ms, messages)
+                          for run in runs][0]
             if reference is not None:
-                t0 = time.perf_counter()
                 found = reference(frame.image_bgr[..., ::-1].copy())
-                ref_ms.append(decode_ms + (time.perf_counter() - t0) * 1e3)
+                ref_ms.append(decode_ms + reference.last_ms)
+                ref_cpu_ms.append(decode_cpu_ms + reference.last_cpu_ms)
                 ref_found.append(found is not None)
                 if found is not None:
                     dist, size_px = keypoint_differences(
-                        found, [p.keypoints_2d for p in people_now], estimator.topology)
+                        found, [p.keypoints_2d for p in people_now], runs[0].estimator.topology)
                     diffs.append(dist)
                     rel_diffs.append(dist / max(size_px, 1.0))
     if prof is not None:
         prof.export_chrome_trace(profile)
-    return _report(samples, people, ours_found, reference, ref_ms, ref_found, diffs, rel_diffs)
+    reports = [_report(run.samples, run.people, run.cpu_ms, reference, ref_ms, ref_cpu_ms,
+                       ref_found, diffs, rel_diffs) for run in runs]
+    report = dict(reports[0])
+    report["backends"] = {_label(run.estimator): r for run, r in zip(runs, reports)}
+    return report
+
+
+def _label(estimator: PoseEstimator) -> str:
+    net = estimator.blazepose.landmark_net
+    return f"{estimator.backend} {estimator.config.precision}" + (
+        f" ({net.provider})" if hasattr(net, "provider") else "")
 
 
 def _chain_first(first, rest: Iterator) -> Iterator:
@@ -162,11 +197,12 @@ def _profiler(path: str | None, device: str):
         yield prof
 
 
-def _report(samples, people, ours_found, reference, ref_ms, ref_found, diffs,
+def _report(samples, people, cpu_ms, reference, ref_ms, ref_cpu_ms, ref_found, diffs,
             rel_diffs) -> dict:
     stages = {name: summarize_ms(s) for name, s in samples.items() if s}
     frames = len(people)
     counts = np.asarray(people)
+    end_to_end = np.asarray(samples["end_to_end"])
     report = {
         "fps": 1e3 * frames / sum(samples["end_to_end"]),
         "pipeline_fps": 1e3 * frames / sum(samples["pipeline"]),
@@ -174,16 +210,25 @@ def _report(samples, people, ours_found, reference, ref_ms, ref_found, diffs,
         "people_per_frame": {"mean": float(counts.mean()), "max": int(counts.max()),
                              "frames_with_people": int(np.count_nonzero(counts))},
         "stages": stages,
+        # CPU time of this process per frame (decode + pipeline + messages, all threads): on a
+        # shared machine it varies less than wall-clock time with what else runs
+        "cpu_ms_per_frame": summarize_ms(cpu_ms),
+        # what each extra person costs: end-to-end p50 over the frames with that many people
+        "end_to_end_by_people": {str(n): summarize_ms(end_to_end[counts == n])
+                                 for n in np.unique(counts)},
         "reference": None,
     }
     if reference is not None:
         all_diffs = np.concatenate(diffs) if diffs else np.zeros(0)
         all_rel = np.concatenate(rel_diffs) if rel_diffs else np.zeros(0)
-        both = int(np.sum(np.asarray(ref_found) & np.asarray(ours_found)))
+        both = int(np.sum(np.asarray(ref_found) & (counts > 0)))
         ref_fps = 1e3 * frames / sum(ref_ms)
         report["reference"] = {
             "name": "mediapipe", "version": reference.version, "options": reference.options,
+            "python": getattr(reference, "python", "this process"),
             "fps": ref_fps, "end_to_end": summarize_ms(ref_ms),
+            "cpu_ms_per_frame": summarize_ms(ref_cpu_ms),
+            "cpu_time_ratio": float(np.sum(ref_cpu_ms) / np.sum(cpu_ms)),
             "frames_with_pose": int(np.sum(ref_found)),
             "throughput_ratio": report["fps"] / ref_fps,
             "frames_both_found": both,
@@ -209,12 +254,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "before timing (default 3)")
     parser.add_argument("--reference", choices=("mediapipe",), help="also run mediapipe "
                         "0.10.14's mp.solutions.pose on the same frames (pip install "
-                        "'.[reference]')")
+                        "'.[reference]', or see --reference-python)")
+    parser.add_argument("--reference-python", metavar="PYTHON", help="run the reference in "
+                        "this interpreter's environment (a venv with mediapipe==0.10.14; it "
+                        "needs protobuf < 5, the ONNX tools >= 6) instead of in this process")
     parser.add_argument("--profile", metavar="TRACE.json", help="write a torch profiler trace "
                         "(chrome://tracing, Perfetto); timings are slower while profiling")
     parser.add_argument("--json", metavar="FILE", help="write every figure; top level 'fps' "
                         "(end to end), reference figures under 'reference'")
-    add_runtime_arguments(parser)
+    add_runtime_arguments(parser, compare_backends=True)
     parser.add_argument("--no-3d", dest="enable_3d", action="store_false",
                         help="2D only: no lifter, no placement")
     parser.add_argument("--no-smoothing", dest="smoothing", action="store_false")
@@ -254,19 +302,28 @@ def execute(args: argparse.Namespace, out=None) -> dict:
         raise PoseRosError(f"--loop {args.loop}: give a number of frames >= 1")
     reference = None
     if args.reference == "mediapipe":
-        from pose_ros.bench_reference import MediaPipePose
+        from pose_ros.bench_reference import open_reference
         # fails first, with the install hint; smoothing follows ours so keypoints compare
-        reference = MediaPipePose(smooth_landmarks=args.smoothing)
-    opener = _source_opener(args)
-    with opener() as source:                # bad input fails here, before the models load
-        description, total = source.description, source.num_frames
-    config = config_from_args(args)
-    estimator = PoseEstimator(config)
-    report = benchmark(looped(opener, args.loop), estimator, reference, warmup=args.warmup,
-                       profile=args.profile, total=args.loop or total,
-                       progress=not args.quiet)
+        reference = open_reference(args.reference_python, smooth_landmarks=args.smoothing)
+    try:
+        opener = _source_opener(args)
+        with opener() as source:                # bad input fails here, before the models load
+            description, total = source.description, source.num_frames
+        backends = list(dict.fromkeys(args.backend))
+        configs = [config_from_args(argparse.Namespace(**{**vars(args), "backend": b}))
+                   for b in backends]
+        estimators = [PoseEstimator(c) for c in configs]
+        report = benchmark(looped(opener, args.loop), estimators, reference,
+                           warmup=args.warmup, profile=args.profile,
+                           total=args.loop or total, progress=not args.quiet)
+    finally:
+        if reference is not None:
+            reference.close()
+    estimator = estimators[0]
     report["settings"] = {"source": description, "loop": args.loop, "warmup": args.warmup,
-                          "pipeline": dataclasses.asdict(config), "device": estimator.device,
+                          "pipeline": dataclasses.asdict(configs[0]),
+                          "backends": [_label(e) for e in estimators],
+                          "device": estimator.device,
                           "torch_threads": _torch_threads(), "profiled": bool(args.profile),
                           "models_sha256": estimator.model_digests()}
     report["environment"] = environment()
@@ -290,14 +347,23 @@ def _print(report: dict, description: str, out) -> None:
     print(f"source: {description}", file=out)
     print(f"frames: {report['frames']}  people per frame: mean {people['mean']:.2f}, max "
           f"{people['max']}, frames with people {people['frames_with_people']}", file=out)
-    for line in table_stages(report["stages"], list(STAGES)):
-        print(line, file=out)
-    print(f"end to end: {report['fps']:.1f} fps (decode + pipeline + messages); pipeline "
-          f"alone: {report['pipeline_fps']:.1f} fps", file=out)
+    for name, run in report["backends"].items():
+        if len(report["backends"]) > 1:
+            print(f"--- backend {name}", file=out)
+        for line in table_stages(run["stages"], list(STAGES)):
+            print(line, file=out)
+        by_people = ", ".join(f"{n}: {t['p50_ms']:.1f} ms" for n, t in
+                              run["end_to_end_by_people"].items())
+        ratio = (f"; ratio to mediapipe {run['reference']['throughput_ratio']:.2f} (CPU time "
+                 f"{run['reference']['cpu_time_ratio']:.2f})" if run["reference"] else "")
+        print(f"end to end: {run['fps']:.1f} fps (decode + pipeline + messages); pipeline "
+              f"alone: {run['pipeline_fps']:.1f} fps{ratio}; p50 by people in the frame: "
+              f"{by_people}", file=out)
     ref = report["reference"]
     if ref is not None:
         diff = ref["median_keypoint_difference_px"]
-        print(f"mediapipe {ref['version']}: {ref['fps']:.1f} fps (decode + process), pose in "
+        print(f"mediapipe {ref['version']} ({ref['python']}): {ref['fps']:.1f} fps (decode + "
+              f"process), pose in "
               f"{ref['frames_with_pose']} frames (ours: {people['frames_with_people']}); "
               f"throughput ratio ours/mediapipe {ref['throughput_ratio']:.2f}; median keypoint "
               f"difference {'-' if diff is None else f'{diff:.2f} px'} over "

@@ -9,7 +9,7 @@ from pose_ros import __version__, bench, runner
 from pose_ros.errors import PoseRosError
 from pose_ros.eval import command as eval_command
 from pose_ros.eval import lifter_eval
-from pose_ros.models import store
+from pose_ros.models import export, store
 from pose_ros.train import train_lifter
 
 
@@ -38,6 +38,8 @@ COMMANDS = (
      eval_command.add_arguments, eval_command.run),
     ("bench", "per-stage latency and throughput on a video or image folder",
      bench.add_arguments, bench.run),
+    ("export", "write the detector, landmark model and lifter as ONNX files with a manifest",
+     export.add_arguments, export.run),
     ("msgs", "print the pose_ros message definitions", _msgs_arguments, _msgs),
 )
 

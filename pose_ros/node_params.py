@@ -13,6 +13,7 @@ from typing import Any
 
 from pose_ros.errors import PoseRosError
 from pose_ros.markers import MarkerStyle
+from pose_ros.models.backends import BACKENDS
 from pose_ros.pipeline import PipelineConfig
 
 
@@ -32,6 +33,9 @@ _PIPELINE_DOCS: dict[str, tuple[str, dict]] = {
     "precision": ("2D network precision", {"choices": ("fp32", "fp16")}),
     "num_threads": ("torch CPU threads; 0 = the library default (1, robust on a busy CPU)",
                     {"min_value": 0, "max_value": 256}),
+    "backend": ("where the 2D networks run: 'auto' (onnxruntime on CPU when installed, else "
+                "torch), 'torch', 'onnxruntime' (providers follow the device: TensorRT, CUDA, "
+                "CPU) or 'onnxruntime-cpu|cuda|tensorrt'", {"choices": BACKENDS}),
     "detector_model": ("BlazePose detector: model store name or a local .tflite path", {}),
     "landmark_model": ("BlazePose landmark model: model store name or a local .tflite path", {}),
     "lifter_model": ("3D lifter weights file; empty = the weights shipped in the package", {}),

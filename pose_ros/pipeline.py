@@ -25,11 +25,11 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from pose_ros.errors import PoseRosError
 from pose_ros.filters import OneEuroParams
+from pose_ros.models.backends import BACKENDS
 from pose_ros.person import DepthSource, Person
 from pose_ros.person_state import PersonState, PersonStates
 from pose_ros.skeleton import (
@@ -64,6 +64,9 @@ class PipelineConfig:
         device: "auto" (CUDA when available), "cpu", "cuda" or "cuda:N".
         precision: "fp32" or "fp16" (2D networks).
         num_threads: torch CPU threads; 0 = the BlazePose default (1, robust on shared CPUs).
+        backend: where the 2D networks run: "auto" (the fastest measured for the device:
+            onnxruntime on CPU when installed, else torch), "torch", "onnxruntime" (providers
+            follow the device), or "onnxruntime-cpu|cuda|tensorrt" (models/backends.py).
         detector_model, landmark_model: model store names or local .tflite paths.
         lifter_model: lifter weights file; "" = the weights shipped in the package.
         allow_download: fetch missing BlazePose models with pip on first use.
@@ -89,6 +92,7 @@ class PipelineConfig:
     device: str = "auto"
     precision: str = "fp32"
     num_threads: int = 0
+    backend: str = "auto"
     detector_model: str = "pose_detection"
     landmark_model: str = "pose_landmark_full"
     lifter_model: str = ""
@@ -118,6 +122,8 @@ class PipelineConfig:
             problems.append(f"precision {self.precision!r} (use fp32 or fp16)")
         if self.pose3d not in POSE3D_SOURCES:
             problems.append(f"pose3d {self.pose3d!r} (use {', '.join(POSE3D_SOURCES)})")
+        if self.backend not in BACKENDS:
+            problems.append(f"backend {self.backend!r} (use {', '.join(BACKENDS)})")
         if self.skeleton not in ("coco17", "blazepose33"):
             problems.append(f"skeleton {self.skeleton!r} (use coco17 or blazepose33)")
         for name in ("detection_threshold", "presence_threshold"):
@@ -160,13 +166,19 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def add_runtime_arguments(parser) -> None:
+def add_runtime_arguments(parser, *, compare_backends: bool = False) -> None:
     """The PipelineConfig flags every command shares: --device, --precision, --threads,
-    --no-download (argparse dests are the config's field names)."""
+    --backend, --no-download (argparse dests are the config's field names). With
+    compare_backends, --backend takes several values (a list: `pose-ros bench`)."""
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--precision", choices=("fp32", "fp16"), default="fp32")
     parser.add_argument("--threads", type=int, default=0, dest="num_threads",
                         help="torch CPU threads (0: the pipeline's default, 1)")
+    parser.add_argument("--backend", choices=BACKENDS, default=["auto"] if compare_backends
+                        else "auto", nargs="+" if compare_backends else None,
+                        help="where the 2D networks run (auto: onnxruntime on CPU when "
+                        "installed, else torch)" + ("; several: compared frame by frame in "
+                                                    "one run" if compare_backends else ""))
     parser.add_argument("--no-download", dest="allow_download", action="store_false",
                         help="never download models; fail if they are not cached")
 
@@ -197,7 +209,9 @@ class PoseEstimator:
             detector_model=config.detector_model, landmark_model=config.landmark_model,
             device=self.device, precision=config.precision,
             detection_threshold=config.detection_threshold,
-            allow_download=config.allow_download, num_threads=config.num_threads or None)
+            allow_download=config.allow_download, num_threads=config.num_threads or None,
+            backend=config.backend)
+        self.backend = self.blazepose.backend
         self._from_blazepose = (np.arange(BLAZEPOSE33.num_keypoints)
                                 if self.topology is BLAZEPOSE33 else BLAZEPOSE33_TO_COCO17)
         self._from_lifter = lifter_to_topology(self.topology)
@@ -264,20 +278,20 @@ class PoseEstimator:
         """
         self.last_timings_ms = {}
         start = time.perf_counter()
-        image_rgb = image if rgb else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        results, origins = self._find_people(image_rgb)
+        frame = self.blazepose.prepare(image, bgr=not rgb)   # no full-frame colour conversion
+        results, origins = self._find_people(frame)
         with self._stage("track"):
             tracks = self._track(results, origins, stamp_s)
         published = sorted((t for t in tracks if t.state is TrackState.CONFIRMED),
                            key=lambda t: t.track_id)
         published = [(t, self.states[t.track_id]) for t in published]
-        people = self._people(published, image_rgb.shape, stamp_s, camera, depth)
+        people = self._people(published, frame.shape, stamp_s, camera, depth)
         self.last_timings_ms["total"] = (time.perf_counter() - start) * 1e3
         for stage, ms in self.last_timings_ms.items():
             self._timings[stage].append(ms)
         return people
 
-    def _find_people(self, image_rgb: np.ndarray):
+    def _find_people(self, frame):
         """Landmarks for tracked ROIs plus new detections; (results, origin track or None).
 
         When a tracked ROI loses its person (a fast mover left it) and the detector did not run
@@ -288,26 +302,26 @@ class PoseEstimator:
         rois = [self.states[t.track_id].roi for t in tracked]
         detected = self._needs_detection()
         if detected:
-            rois += self._detect(image_rgb, rois)
+            rois += self._detect(frame, rois)
         with self._stage("landmarks"):
-            results = self.blazepose.landmarks(image_rgb, rois) if rois else []
+            results = self.blazepose.landmarks(frame, rois) if rois else []
         origins = tracked + [None] * (len(results) - len(tracked))
         keep = [i for i, r in enumerate(results) if r.presence >= self.config.presence_threshold]
         if not detected and len(keep) < len(results):
-            found = self._detect(image_rgb, [rois[i] for i in keep])
+            found = self._detect(frame, [rois[i] for i in keep])
             if found:
                 with self._stage("landmarks"):
-                    results += self.blazepose.landmarks(image_rgb, found)
+                    results += self.blazepose.landmarks(frame, found)
                 origins += [None] * len(found)
                 keep = [i for i, r in enumerate(results)
                         if r.presence >= self.config.presence_threshold]
         self._frames_since_detection += 1
         return [results[i] for i in keep], [origins[i] for i in keep]
 
-    def _detect(self, image_rgb: np.ndarray, rois: list) -> list:
+    def _detect(self, frame, rois: list) -> list:
         """Detector ROIs of people not already covered by `rois`, up to max_people in all."""
         with self._stage("detect"):
-            found = self.blazepose.detect(image_rgb)
+            found = self.blazepose.detect(frame)
         self._frames_since_detection = 0
         if found and rois:
             overlap = box_iou(roi_boxes(found), roi_boxes(rois)).max(axis=1)

@@ -17,6 +17,8 @@ from pose_ros.io.demo import write_demo_video  # noqa: E402
 from pose_ros.io.sources import Frame, Source  # noqa: E402
 from pose_ros.models import store  # noqa: E402
 
+ORT = importlib.util.find_spec("onnxruntime") is not None
+
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
@@ -37,7 +39,8 @@ def test_bench_writes_every_stage(clip, tmp_path):
     out = tmp_path / "bench.json"
     trace = tmp_path / "trace.json"
     done = pose_ros("bench", str(clip), "--loop", "12", "--warmup", "1", "--device", "cpu",
-                    "--json", str(out), "--profile", str(trace), "--quiet")
+                    "--json", str(out), "--profile", str(trace), "--quiet",
+                    *(["--backend", "torch", "onnxruntime"] if ORT else []))
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     assert report["frames"] == 12                      # looped past the clip's 10 frames
@@ -52,6 +55,27 @@ def test_bench_writes_every_stage(clip, tmp_path):
     assert report["settings"]["pipeline"]["enable_3d"] is True
     assert json.loads(trace.read_text())["traceEvents"]           # a chrome trace
     assert "end_to_end" in done.stdout and "fps" in done.stdout
+    # both backends ran on the same frames, side by side; the top level is the first one's
+    runs = report["backends"]
+    assert len(runs) == (2 if ORT else 1)
+    assert list(runs.values())[0]["fps"] == report["fps"]
+    for run in runs.values():
+        assert run["frames"] == 12 and run["people_per_frame"]["frames_with_people"] >= 10
+        assert sum(v["count"] for v in run["end_to_end_by_people"].values()) == 12
+    if ORT:
+        assert report["settings"]["backends"][1].startswith("onnxruntime fp32")
+
+
+def test_reference_in_another_python_without_mediapipe_is_one_clear_error():
+    """The reference worker starts, says it has no mediapipe, and the error names the fix."""
+    from pose_ros.bench_reference import MediaPipeProcess
+
+    if importlib.util.find_spec("mediapipe") is not None:
+        pytest.skip("mediapipe is installed here")
+    with pytest.raises(PoseRosError, match="no usable mediapipe 0.10.14"):
+        MediaPipeProcess(sys.executable)
+    with pytest.raises(PoseRosError, match="cannot start it"):
+        MediaPipeProcess("/nonexistent/python")
 
 
 class FakeSource(Source):

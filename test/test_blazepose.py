@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from pose_ros.errors import PoseRosError
 from pose_ros.models import blazepose_detector as det
 from pose_ros.models import store
 from pose_ros.models.blazepose import BlazePose, PoseLandmarks, refine_from_heatmap
@@ -34,7 +35,7 @@ def pose() -> BlazePose:
     except store.ModelStoreError as exc:
         pytest.skip(f"BlazePose models not available (PyPI unreachable?): {exc}")
     threads = torch.get_num_threads()
-    yield BlazePose()  # the production path: traced + frozen graphs
+    yield BlazePose(backend="torch")  # the torch path; test_backends.py runs onnxruntime
     torch.set_num_threads(threads)  # BlazePose sets the process-wide thread count
 
 
@@ -108,20 +109,35 @@ def test_tracking_mode_follows_the_person(pose):
 
 
 def test_float16_within_one_pixel(pose):
+    """The fp16 network (what CUDA runs) against fp32, through the same decoding. The CPU
+    has no fast fp16 kernels, so BlazePose refuses fp16 there; the module itself runs."""
+    from pose_ros.models.blazepose import LANDMARK_INPUT, LANDMARK_OUTPUTS, decode_landmarks
+    from pose_ros.models.tflite_graph import TFLiteGraph
+
     image = images()["astronaut"]
-    rois = pose.detect(image)
+    rois = rois_to_array(pose.detect(image))
+    x = pose._crops(pose.prepare(image), rois, LANDMARK_INPUT, "replicate", 0.0, 1.0)
+    graph = TFLiteGraph(store.model_path("pose_landmark_full", allow_download=False),
+                        outputs=LANDMARK_OUTPUTS)
     try:
-        half = BlazePose(precision="fp16", optimize=False, num_threads=pose.num_threads)
-        people16 = half.landmarks(image, rois)
+        with torch.no_grad():
+            full = decode_landmarks(*_without_presence(graph(x)), torch.from_numpy(rois))
+            half = decode_landmarks(*_without_presence(graph.half()(x.half())),
+                                    torch.from_numpy(rois))
     except RuntimeError as exc:  # an op without a float16 kernel on this device
         pytest.skip(f"float16 not supported by torch on CPU here: {exc}")
-    ref = pose.landmarks(image, rois)[0]
-    err = np.linalg.norm(people16[0].keypoints_px[:, :2] - ref.keypoints_px[:, :2], axis=1)
+    err = np.linalg.norm((half - full)[0, :33, :2].numpy(), axis=1)
     # Confident keypoints move < 0.12 px (measured). A less certain one can jump several
     # pixels (the right elbow, visibility 0.76: 8.9 px) when fp16 noise moves its heatmap
     # refinement window by one cell, as +-1 grey level of input noise does in fp32 too.
-    assert err[ref.keypoints_px[:, 2] > 0.9].max() < 1.0 and np.median(err) < 1.0, err
-    assert len(half.detect(image)) == 1
+    assert err[full[0, :33, 2].numpy() > 0.9].max() < 1.0 and np.median(err) < 1.0, err
+    with pytest.raises(PoseRosError, match="fp16 on the CPU"):
+        BlazePose(precision="fp16", backend="torch")
+
+
+def _without_presence(outputs):
+    raw, _, heatmap, world = outputs
+    return raw, heatmap, world
 
 
 def test_device_crop_path_matches_opencv(pose, monkeypatch):
@@ -218,3 +234,27 @@ def test_roi_from_points_convention():
     roi = rois_from_points(np.array([[100, 200]]), np.array([[180, 200]]))[0]
     assert roi[3] == pytest.approx(np.pi / 2)
     assert Roi(roi[:2], roi[2], roi[3]).center_px.dtype == np.float32
+
+
+def test_bgr_input_and_reversed_views_give_the_rgb_result(pose):
+    """A BGR frame is cropped as is and swapped per crop; a channel-reversed view (negative
+    strides, e.g. bgr[..., ::-1]) is read through its own buffer, not copied or refused."""
+    rgb = images()["astronaut"]
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    ref = pose(rgb)[0].keypoints_px
+    for image, kwargs in ((bgr, {"bgr": True}), (bgr[..., ::-1], {}),
+                          (rgb[..., ::-1], {"bgr": True})):
+        frame = pose.prepare(image, **kwargs)
+        assert frame.pixels.flags.c_contiguous
+        np.testing.assert_array_equal(pose(frame)[0].keypoints_px, ref)
+
+
+def test_device_crop_path_uploads_a_frame_once(pose, monkeypatch):
+    """The GPU crop path (here on the CPU) converts a prepared frame once for detect and
+    landmarks together."""
+    monkeypatch.setattr(pose, "crop_backend", "torch")
+    frame = pose.prepare(images()["astronaut"])
+    rois = pose.detect(frame)
+    uploaded = frame.tensor
+    assert uploaded is not None and uploaded.shape == (3, 512, 512)
+    assert len(pose.landmarks(frame, rois)) == 1 and frame.tensor is uploaded

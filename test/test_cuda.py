@@ -31,8 +31,8 @@ def photo() -> np.ndarray:
 
 @pytest.mark.parametrize("precision, tolerance_px", [("fp32", 0.1), ("fp16", 1.0)])
 def test_blazepose_on_cuda_matches_cpu(photo, precision, tolerance_px):
-    cpu = BlazePose(device="cpu")(photo)
-    gpu = BlazePose(device="cuda", precision=precision)(photo)
+    cpu = BlazePose(device="cpu", backend="torch")(photo)
+    gpu = BlazePose(device="cuda", precision=precision, backend="torch")(photo)
     assert len(cpu) == len(gpu) == 1
     confident = cpu[0].keypoints_px[:, 2] > 0.9
     err = np.linalg.norm(gpu[0].keypoints_px[:, :2] - cpu[0].keypoints_px[:, :2], axis=1)
@@ -59,3 +59,36 @@ def test_pipeline_on_cuda_finds_the_person_in_3d(photo):
         people = estimator(photo, i / 30, rgb=True)
     assert len(people) == 1 and people[0].keypoints_3d is not None
     assert np.isfinite(people[0].keypoints_3d).all() and people[0].root_camera_m[2] > 0.3
+
+
+def test_one_upload_per_frame_and_bgr_views(photo):
+    """detect + landmarks on one prepared frame upload it once; a channel-reversed view
+    (negative strides, which torch.from_numpy refuses) works and gives the RGB result."""
+    pose = BlazePose(device="cuda", backend="torch")
+    bgr = np.ascontiguousarray(photo[..., ::-1])
+    frame = pose.prepare(bgr[..., ::-1])
+    rois = pose.detect(frame)
+    uploaded = frame.tensor
+    assert uploaded is not None and uploaded.is_cuda
+    people = pose.landmarks(frame, rois)
+    assert frame.tensor is uploaded and len(people) == 1
+    ref = BlazePose(device="cuda", backend="torch")(photo)[0].keypoints_px
+    np.testing.assert_allclose(people[0].keypoints_px, ref, atol=1e-3)
+
+
+@pytest.mark.parametrize("backend, precision, tolerance_px", [
+    ("onnxruntime-cuda", "fp32", 0.1), ("onnxruntime-tensorrt", "fp16", 1.0)])
+def test_onnxruntime_gpu_providers_match_cpu(photo, backend, precision, tolerance_px):
+    ort = pytest.importorskip("onnxruntime")
+    wanted = {"onnxruntime-cuda": "CUDAExecutionProvider",
+              "onnxruntime-tensorrt": "TensorrtExecutionProvider"}[backend]
+    if wanted not in ort.get_available_providers():
+        pytest.skip(f"this onnxruntime has no {wanted}")
+    cpu = BlazePose(device="cpu", backend="torch")(photo)
+    gpu_pose = BlazePose(device="cuda", backend=backend, precision=precision)
+    assert gpu_pose.landmark_net.provider == wanted
+    gpu = gpu_pose(photo)
+    assert len(cpu) == len(gpu) == 1
+    confident = cpu[0].keypoints_px[:, 2] > 0.9
+    err = np.linalg.norm(gpu[0].keypoints_px[:, :2] - cpu[0].keypoints_px[:, :2], axis=1)
+    assert confident.sum() >= 12 and err[confident].max() < tolerance_px, err

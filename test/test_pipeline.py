@@ -34,6 +34,9 @@ class CountingBlazePose:
     def __init__(self, inner):
         self.inner, self.detect_calls, self.landmark_batches = inner, 0, []
 
+    def prepare(self, image, **kwargs):
+        return self.inner.prepare(image, **kwargs)
+
     def detect(self, image_rgb):
         self.detect_calls += 1
         return self.inner.detect(image_rgb)

@@ -15,14 +15,13 @@ by passing last frame's `next_roi`.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from pose_ros.models import backends, store
 from pose_ros.models import blazepose_detector as det
-from pose_ros.models import store
 from pose_ros.models.roi import (
     Roi,
     crop_cv2,
@@ -36,7 +35,7 @@ from pose_ros.models.roi import (
 from pose_ros.models.tflite_graph import TFLiteGraph
 from pose_ros.skeleton import BLAZEPOSE33_TO_COCO17
 
-__all__ = ["BlazePose", "PoseLandmarks", "Roi", "default_num_threads"]
+__all__ = ["BlazePose", "FrameInput", "PoseLandmarks", "Roi", "default_num_threads"]
 
 LANDMARK_INPUT = 256
 NUM_LANDMARKS = 33  # + 2 auxiliary (hip centre, size/rotation point) + 4 unused = 39 outputs
@@ -138,67 +137,110 @@ def decode_landmarks(raw: torch.Tensor, heatmap: torch.Tensor, world: torch.Tens
     return torch.cat([xy_px, visibility, world_m], dim=-1)
 
 
+@dataclass
+class FrameInput:
+    """One frame as the networks read it: the pixels once, on the device once.
+
+    BlazePose.prepare makes it; detect and landmarks accept it (or a plain array) so a frame
+    that is both detected and tracked is checked, colour-handled and uploaded only once.
+
+    Attributes:
+        pixels: (H, W, 3) uint8, C-contiguous (a channel-reversed view such as
+            bgr[..., ::-1] is turned back into its contiguous buffer, not copied).
+        bgr: True when `pixels` is in BGR order; the crops are swapped to RGB (a 256 x 256
+            crop costs less to swap than the whole frame).
+        tensor: (3, H, W) float32 on the device (CUDA crop path only), uploaded on first use.
+    """
+
+    pixels: np.ndarray
+    bgr: bool
+    tensor: torch.Tensor | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.pixels.shape
+
+
 class BlazePose:
     """Pretrained BlazePose (MediaPipe 0.10.14 models, Apache-2.0) run by our torch executor.
 
     Args:
         detector_model, landmark_model: model names from the store, or local .tflite paths.
         device: torch device ("cpu", "cuda", "cuda:1"...).
-        precision: "fp32" or "fp16" (weights and activations; post-processing stays fp32).
+        precision: "fp32" or "fp16" (CUDA only; post-processing stays fp32).
         detection_threshold: minimum detector score (MediaPipe's min_detection_confidence).
         allow_download: fetch missing models with pip (else a clear error says what to do).
-        num_threads: torch CPU threads for the whole process; None -> default_num_threads().
-        optimize: run torch.jit.trace + freeze'd graphs (faster on CPU); False keeps eager
-            modules (for debugging).
+        num_threads: CPU threads (torch, onnxruntime); None -> default_num_threads().
+        backend: "auto", "torch", "onnxruntime" or "onnxruntime-<provider>"
+            (pose_ros/models/backends.py; auto = the one measured fastest on the device).
+        graph_optimization: onnxruntime's graph optimisation level ("all" by default).
     """
 
     def __init__(self, *, detector_model: str = "pose_detection",
                  landmark_model: str = "pose_landmark_full", device: str = "cpu",
                  precision: str = "fp32", detection_threshold: float = 0.5,
                  allow_download: bool = True, num_threads: int | None = None,
-                 optimize: bool = True) -> None:
+                 backend: str = "auto", graph_optimization: str = "all") -> None:
         if precision not in ("fp32", "fp16"):
             raise ValueError(f"precision must be 'fp32' or 'fp16', got {precision!r}")
         if not 0.0 <= detection_threshold <= 1.0:
             raise ValueError(f"detection_threshold must be in [0, 1], got {detection_threshold}")
         self.device = torch.device(device)
-        self.dtype = torch.float16 if precision == "fp16" else torch.float32
         self.detection_threshold = detection_threshold
         self.num_threads = num_threads or default_num_threads()
         torch.set_num_threads(self.num_threads)
+        self.options = backends.BackendOptions(
+            backend=backends.resolve_backend(backend, device), device=device,
+            precision=precision, num_threads=self.num_threads,
+            graph_optimization=graph_optimization)
+        self.backend = self.options.backend
         det_path = store.model_path(detector_model, allow_download=allow_download)
         lm_path = store.model_path(landmark_model, allow_download=allow_download)
-        self.detector_net = self._prepare(TFLiteGraph(det_path), det.INPUT_SIZE, optimize)
-        self.landmark_net = self._prepare(TFLiteGraph(lm_path, outputs=LANDMARK_OUTPUTS),
-                                          LANDMARK_INPUT, optimize)
+        self.detector_net = self._network(TFLiteGraph(det_path), det_path)
+        self.landmark_net = self._network(TFLiteGraph(lm_path, outputs=LANDMARK_OUTPUTS),
+                                          lm_path)
+        self.input_dtype = self.landmark_net.input_dtype   # what the networks take
         self._anchors = torch.from_numpy(det.ssd_anchors()).to(self.device)
         # OpenCV crops touch only the output pixels (fastest on CPU); on a GPU the frame is
         # uploaded once and cropped there. Both give MediaPipe's crops (see roi.py).
         self.crop_backend = "cv2" if self.device.type == "cpu" else "torch"
 
-    def _prepare(self, graph: TFLiteGraph, size: int, optimize: bool) -> torch.nn.Module:
-        graph = graph.to(device=self.device, dtype=self.dtype).eval()
-        if not optimize:
-            return graph
-        example = torch.zeros(1, size, size, 3, device=self.device, dtype=self.dtype)
-        # TorchScript is deprecated in favour of torch.compile, but a frozen trace is still the
-        # fastest CPU path here: ~25 % less time than eager (Python overhead of ~140 ops), where
-        # torch.compile measured no faster after a 40 s compile (bench/README.md).
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return torch.jit.freeze(torch.jit.trace(graph, example).eval())
+    def _network(self, graph: TFLiteGraph, path):
+        return backends.network(graph, name=path.stem, source=path, options=self.options,
+                                input_shape=graph.input_shapes[0],
+                                output_shapes=graph.output_shapes)
 
-    def _image_tensor(self, image: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(image).to(self.device).permute(2, 0, 1)
+    def prepare(self, image: np.ndarray | FrameInput, *, bgr: bool = False) -> FrameInput:
+        """Check the image once and wrap it for detect/landmarks (see FrameInput)."""
+        if isinstance(image, FrameInput):
+            return image
+        self._check_image(image)
+        if image.strides[2] < 0 and image[..., ::-1].flags.c_contiguous:
+            image, bgr = image[..., ::-1], not bgr   # a reversed view of a BGR/RGB buffer
+        return FrameInput(np.ascontiguousarray(image), bgr)
 
-    def _crops(self, image: np.ndarray, rois: np.ndarray, size: int, border: str,
+    def _device_image(self, frame: FrameInput) -> torch.Tensor:
+        if frame.tensor is None:   # the one upload of this frame
+            pixels = torch.from_numpy(frame.pixels).to(self.device, non_blocking=True)
+            frame.tensor = pixels.permute(2, 0, 1).float()
+        return frame.tensor
+
+    def _crops(self, frame: FrameInput, rois: np.ndarray, size: int, border: str,
                low: float, high: float) -> torch.Tensor:
-        """(N, size, size, 3) network input in [low, high], cropped as MediaPipe does."""
+        """(N, size, size, 3) RGB network input in [low, high], cropped as MediaPipe does."""
+        dtype = self.input_dtype
         if self.crop_backend == "cv2":
-            crops = torch.from_numpy(crop_cv2(image, rois, size, border))
-        else:
-            crops = crop_torch(self._image_tensor(image), rois, size, border)
-        return (crops.to(self.dtype) * ((high - low) / 255.0) + low).to(self.device)
+            crops = crop_cv2(frame.pixels, rois, size, border)
+            if frame.bgr:
+                crops = crops[..., ::-1]
+            x = np.empty(crops.shape, np.float32)
+            np.multiply(crops, np.float32((high - low) / 255.0), out=x)
+            x += np.float32(low)
+            return torch.from_numpy(x).to(self.device, dtype)
+        crops = crop_torch(self._device_image(frame), rois, size, border)
+        if frame.bgr:
+            crops = crops.flip(-1)
+        return (crops * ((high - low) / 255.0) + low).to(dtype)
 
     @staticmethod
     def _check_image(image: np.ndarray) -> None:
@@ -209,37 +251,37 @@ class BlazePose:
             raise ValueError(f"BlazePose expects an H x W x 3 uint8 RGB image, got {got}")
 
     @torch.no_grad()
-    def detect(self, image_rgb: np.ndarray) -> list[Roi]:
+    def detect(self, image: np.ndarray | FrameInput, *, bgr: bool = False) -> list[Roi]:
         """Every person the detector finds (score >= detection_threshold), best first."""
-        return rois_from_array(*self._detect(image_rgb))
+        return rois_from_array(*self._detect(self.prepare(image, bgr=bgr)))
 
-    def _detect(self, image_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self._check_image(image_rgb)
-        height, width = image_rgb.shape[:2]
+    def _detect(self, frame: FrameInput) -> tuple[np.ndarray, np.ndarray]:
+        height, width = frame.shape[:2]
         box = letterbox_roi(width, height)
-        x = self._crops(image_rgb, box, det.INPUT_SIZE, "zero", -1.0, 1.0)
+        x = self._crops(frame, box, det.INPUT_SIZE, "zero", -1.0, 1.0)
         raw_boxes, raw_scores = self.detector_net(x)
         found = det.postprocess(raw_boxes, raw_scores, self._anchors,
                                 torch.from_numpy(box), self.detection_threshold)
         return found.rois, found.scores
 
     @torch.no_grad()
-    def landmarks(self, image_rgb: np.ndarray, rois: list[Roi]) -> list[PoseLandmarks]:
+    def landmarks(self, image: np.ndarray | FrameInput, rois: list[Roi], *,
+                  bgr: bool = False) -> list[PoseLandmarks]:
         """One PoseLandmarks per ROI, in order, from one batched forward pass.
 
         Every ROI gets a result; `presence` says whether a person is really there (MediaPipe
         keeps only presence >= 0.5).
         """
-        self._check_image(image_rgb)
+        frame = self.prepare(image, bgr=bgr)
         if not rois:
             return []
         roi_arr = rois_to_array(rois)
-        x = self._crops(image_rgb, roi_arr, LANDMARK_INPUT, "replicate", 0.0, 1.0)
+        x = self._crops(frame, roi_arr, LANDMARK_INPUT, "replicate", 0.0, 1.0)
         raw, presence, heatmap, world = self.landmark_net(x)
         rois_t = torch.from_numpy(roi_arr).to(self.device)
         out = decode_landmarks(raw, heatmap, world, rois_t).cpu().numpy()
         presence = presence.float().reshape(-1).cpu().numpy()
-        height, width = image_rgb.shape[:2]
+        height, width = frame.shape[:2]
         kp = out[:, :NUM_LANDMARKS, :3]
         lo = np.clip(kp[:, :, :2].min(axis=1), 0, [width - 1, height - 1])
         hi = np.clip(kp[:, :, :2].max(axis=1), 0, [width - 1, height - 1])
@@ -252,9 +294,10 @@ class BlazePose:
                               auxiliary_px=out[i, NUM_LANDMARKS:NUM_LANDMARKS + 2, :2].copy())
                 for i in range(len(rois))]
 
-    def __call__(self, image_rgb: np.ndarray, rois: list[Roi] | None = None,
-                 min_presence: float = 0.5) -> list[PoseLandmarks]:
+    def __call__(self, image: np.ndarray | FrameInput, rois: list[Roi] | None = None,
+                 min_presence: float = 0.5, *, bgr: bool = False) -> list[PoseLandmarks]:
         """Detect (when no ROIs are given) then landmarks; people with presence < min_presence
         are dropped."""
-        rois = self.detect(image_rgb) if not rois else rois
-        return [p for p in self.landmarks(image_rgb, rois) if p.presence >= min_presence]
+        frame = self.prepare(image, bgr=bgr)
+        rois = self.detect(frame) if not rois else rois
+        return [p for p in self.landmarks(frame, rois) if p.presence >= min_presence]

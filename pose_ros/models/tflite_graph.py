@@ -224,6 +224,7 @@ class TFLiteGraph(nn.Module):
 
         self._input_ids = [int(i) for i in graph.InputsAsNumpy()]
         self._output_ids = out_ids
+        self.output_shapes = [tuple(int(s) for s in tensors[i].ShapeAsNumpy()) for i in out_ids]
         steps, wiring = [], []
         for k in needed:
             op = op_list[k]
@@ -265,15 +266,16 @@ class TFLiteGraph(nn.Module):
         """Inputs and outputs in TFLite layout (NHWC for images), batch first.
 
         A contiguous NHWC input becomes a channels-last NCHW view, the layout the pointwise
-        GEMMs and oneDNN's depthwise convolutions are fastest in on CPU.
+        GEMMs and oneDNN's depthwise convolutions are fastest in on CPU. Ranks come from the
+        file, not from the tensors, so torch.fx and torch.export trace it without guards.
         """
         values: dict[int, torch.Tensor] = {}
-        for tid, x in zip(self._input_ids, inputs, strict=True):
-            values[tid] = x.permute(0, 3, 1, 2) if x.dim() == 4 else x
+        for tid, shape, x in zip(self._input_ids, self.input_shapes, inputs, strict=True):
+            values[tid] = x.permute(0, 3, 1, 2) if len(shape) == 4 else x
         for step, (ins, out) in zip(self.steps, self._wiring):
             values[out] = step(*[values[i] for i in ins])
-        return tuple(values[i].permute(0, 2, 3, 1) if values[i].dim() == 4 else values[i]
-                     for i in self._output_ids)
+        return tuple(values[i].permute(0, 2, 3, 1) if len(shape) == 4 else values[i]
+                     for i, shape in zip(self._output_ids, self.output_shapes))
 
     def extra_repr(self) -> str:
         return f"{self.path.name}: {self.input_names} -> {self.output_names}"
