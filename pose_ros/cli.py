@@ -10,7 +10,7 @@ from pose_ros.errors import PoseRosError
 from pose_ros.eval import command as eval_command
 from pose_ros.eval import lifter_eval
 from pose_ros.models import export, store
-from pose_ros.train import train_lifter
+from pose_ros.train import bvh_table, train_lifter
 
 
 def _msgs(args: argparse.Namespace) -> int:
@@ -34,6 +34,8 @@ COMMANDS = (
      train_lifter.run),
     ("eval-lifter", "MPJPE / P-MPJPE of the 3D lifter on BVH takes", lifter_eval.add_arguments,
      lifter_eval.run),
+    ("bvh-table", "how BVH takes are read: units, up axis, stature, limb lengths per take",
+     bvh_table.add_arguments, bvh_table.run),
     ("eval", "accuracy on COCO-format 2D ground truth (OKS AP, PCK) or 3D (MPJPE)",
      eval_command.add_arguments, eval_command.run),
     ("bench", "per-stage latency and throughput on a video or image folder",

@@ -96,7 +96,7 @@ def test_forward_kinematics_matches_hand_computation(tmp_path, order):
                                    r_root @ r_leg @ [0, 0, 10], atol=1e-5)
 
 
-def test_position_channels_of_a_non_root_joint_add_to_its_offset(tmp_path):
+def test_position_channels_of_a_non_root_joint_replace_its_offset(tmp_path):
     frames = np.zeros((1, N_CHANNELS))
     arm = bvh.parse_bvh(open(write_take(tmp_path, "ZXY", frames)).read()).skeleton.names
     # LeftArm's channels start after root (6) + 9 joints x 3 before it in file order
@@ -106,7 +106,7 @@ def test_position_channels_of_a_non_root_joint_add_to_its_offset(tmp_path):
     pos, _ = bvh.forward_kinematics(motion)
     names = motion.skeleton.names
     np.testing.assert_allclose(pos[0, names.index("LeftArm")] - pos[0, names.index("LeftShoulder")],
-                               [5 + 1, 2, 3])
+                               [1, 2, 3])  # not the OFFSET (5, 0, 0) plus them
 
 
 @pytest.mark.parametrize("renames", [
@@ -120,48 +120,46 @@ def test_position_channels_of_a_non_root_joint_add_to_its_offset(tmp_path):
 ])
 def test_joint_names_are_matched_through_synonyms(tmp_path, renames):
     frames = np.zeros((2, N_CHANNELS))
-    take = bvh.load_take(write_take(tmp_path, "ZXY", frames, names=renames))
-    assert take.shape == (1, 17, 3) and take.dtype == np.float32  # 2 frames at 120 fps -> 1
+    frames[:, 42:45] = [5, 0, 0]  # LeftArm's position channels: its bone, as in its OFFSET
+    motion = bvh.parse_bvh(open(write_take(tmp_path, "ZXY", frames, names=renames)).read())
+    found = bvh.joint_map(motion.skeleton.names)
+    pos, _ = bvh.forward_kinematics(motion)
+    take = bvh.lifter_joints(pos, found)
     idx = H36M17.index
     # rest pose: the left hip is +x of the pelvis, the shoulder (LeftArm, not the clavicle) higher
     assert take[0, idx("left_hip"), 0] > take[0, idx("pelvis"), 0]
     shoulder_x = take[0, idx("left_shoulder"), 0] - take[0, idx("thorax"), 0]
-    np.testing.assert_allclose(shoulder_x, 20 * metres_per_unit_rest(), rtol=1e-5)
+    np.testing.assert_allclose(shoulder_x, 20, rtol=1e-5)
 
 
-def metres_per_unit_rest() -> float:
-    # ankle (y = -80) to head joint (y = 20 + 30 + 15 = 65): 145 units -> REST_ANKLE_TO_HEAD_M
-    return bvh.REST_ANKLE_TO_HEAD_M / 145.0
-
-
-def test_units_become_metres_and_time_is_resampled(tmp_path):
-    frames = np.zeros((121, N_CHANNELS))
-    frames[:, 0] = np.linspace(0, 120, 121)  # root moves 120 units along x in one second
-    take = bvh.load_take(write_take(tmp_path, "ZYX", frames))
-    assert take.shape[0] == 31  # 1 s at 30 fps, both ends included
-    height = take[0, H36M17.index("head"), 1] - take[0, H36M17.index("left_ankle"), 1]
-    assert height == pytest.approx(bvh.REST_ANKLE_TO_HEAD_M, rel=1e-5)
-    moved = take[-1, 0, 0] - take[0, 0, 0]
-    assert moved == pytest.approx(120 * metres_per_unit_rest(), rel=1e-5)
+def test_iclone_names_are_matched():
+    names = ["CC_Base_Hip", "CC_Base_Pelvis", "CC_Base_L_Thigh", "CC_Base_L_Calf",
+             "CC_Base_L_Foot", "CC_Base_L_ThighTwist01", "CC_Base_R_Thigh", "CC_Base_R_Calf",
+             "CC_Base_R_Foot", "CC_Base_Head", "CC_Base_L_Clavicle", "CC_Base_L_Upperarm",
+             "CC_Base_L_Forearm", "CC_Base_L_Hand", "CC_Base_R_Clavicle", "CC_Base_R_Upperarm",
+             "CC_Base_R_Forearm", "CC_Base_R_Hand"]
+    found = bvh.joint_map(names)
+    assert names[found["left_hip"]] == "CC_Base_L_Thigh"
+    assert names[found["right_shoulder"]] == "CC_Base_R_Upperarm"
+    assert names[found["head"]] == "CC_Base_Head"
 
 
 def test_missing_joints_are_listed(tmp_path):
     frames = np.zeros((1, N_CHANNELS))
     path = write_take(tmp_path, "ZYX", frames, names={"LeftForeArm": "Widget", "Head": "Top"})
     with pytest.raises(ValueError, match=r"left_elbow.*head|head.*left_elbow"):
-        bvh.load_take(path)
+        bvh.joint_map(bvh.parse_bvh(open(path).read()).skeleton.names)
 
 
-def test_cmu_data_loads_when_present():
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2] / "shared" / "data" / "mocap" / "cmu"
-    files = [root / "02_01.bvh", root / "35_01.bvh"]
-    if not all(f.exists() for f in files):
-        pytest.skip("../shared/data/mocap/cmu is absent")
-    for f in files:  # one file of each CMU conversion
-        take = bvh.load_take(f)
-        assert take.shape[1:] == (17, 3)
-        hip, knee = take[:, H36M17.index("left_hip")], take[:, H36M17.index("left_knee")]
-        legs = np.linalg.norm(hip - knee, axis=-1)
-        assert 0.3 < np.median(legs) < 0.55  # a thigh in metres
+@pytest.mark.parametrize("bad, reason", [
+    ("Frame Time: 0.0083333\n", "Frame Time"),
+    ("1 2 3\n", "expected"),
+])
+def test_malformed_motion_is_described(tmp_path, bad, reason):
+    text = open(write_take(tmp_path, "ZYX", np.zeros((1, N_CHANNELS)))).read()
+    if reason == "Frame Time":
+        text = text.replace("Frame Time: ", "Frame Length: ")
+    else:
+        text = text.rstrip("\n").rsplit("\n", 1)[0] + "\n" + bad
+    with pytest.raises(ValueError, match=reason):
+        bvh.parse_bvh(text)

@@ -45,8 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     three.add_argument("--bvh", metavar="DIR", help="BVH takes, scored through the lifter's "
                        "virtual-camera protocol")
     three.add_argument("--subjects", default="", help="comma-separated BVH subjects (file "
-                       "prefix); default: the lifter's validation subjects")
-    three.add_argument("--clips", type=int, default=2000, help="BVH clips drawn (default 2000)")
+                       "prefix); default: every take")
+    three.add_argument("--clips", type=int, default=2000, help="ignored: every BVH frame is "
+                       "scored (kept for old command lines)")
     three.add_argument("--npz", metavar="FILE", help="2D sequences + 3D ground truth (layout "
                        "in pose_ros/eval/eval3d.py)")
     three.add_argument("--weights", help="lifter weights (default: the shipped ones)")
@@ -111,7 +112,7 @@ def _eval_3d(args: argparse.Namespace, out) -> dict:
         bvh = evaluate_bvh(args.bvh, lifter, subjects, clips=args.clips)
         report["bvh"] = bvh
         print(f"BVH: {bvh['takes']} takes, {bvh['frames']} frames at 30 fps, subjects "
-              f"{bvh['subjects']}, {bvh['clips']} clips per 2D input", file=out)
+              f"{bvh['subjects']}, every frame scored", file=out)
         rows += [(f"BVH, clean 2D ({bvh['takes']} takes)", bvh["clean"]),
                  (f"BVH, noisy 2D ({bvh['takes']} takes)", bvh["noisy"]),
                  ("BVH, mean pose (baseline)",

@@ -32,6 +32,7 @@ from pose_ros.skeleton import (
     H36M17,
     LIFTER_FROM_COCO17,
     lifter_inputs_from_coco17,
+    lifter_world_from_blazepose33,
 )
 
 NPZ_REQUIRED = {"keypoints_2d": (17, 3), "joints_3d_m": (17, 3)}
@@ -102,7 +103,12 @@ def evaluate_npz(path: str | Path, lifter, batch: int = 256) -> dict:
     kp2d = np.asarray(data["keypoints_2d"], dtype=np.float64)
     sequence = np.asarray(data.get("sequence", np.zeros(len(kp2d))))
     intrinsics = intrinsics_of(data)
-    inputs = lifter.normalize(lifter_inputs_from_coco17(kp2d), intrinsics)
+    world = None
+    if lifter.uses_world:
+        if "blazepose_world_m" not in data:
+            raise PoseRosError(f"{path}: the fused lifter needs blazepose_world_m (T, 33, 3)")
+        world = lifter_world_from_blazepose33(np.asarray(data["blazepose_world_m"], np.float64))
+    inputs = lifter.normalize(lifter_inputs_from_coco17(kp2d), intrinsics, world)
     windows = causal_windows(sequence, lifter.receptive_field)
     pred = np.concatenate([lifter.lift(inputs[windows[i:i + batch]])
                            for i in range(0, len(windows), batch)])
@@ -117,20 +123,23 @@ def evaluate_npz(path: str | Path, lifter, batch: int = 256) -> dict:
     return out
 
 
-def evaluate_bvh(bvh_dir: str | Path, lifter, subjects: list[str] | None = None,
-                 clips: int = 2000) -> dict:
-    """The lifter's virtual-camera protocol on BVH takes (lifter_eval.evaluate), with the
-    lifter's own validation subjects when none are given and it names them."""
+def evaluate_bvh(bvh_dir: str | Path | list, lifter, subjects: list[str] | None = None,
+                 clips: int | None = None) -> dict:
+    """The lifter's virtual-camera protocol (lifter_eval.evaluate) on every take of the
+    folder(s), or the takes of `subjects` when given. `clips` is ignored (every frame is
+    scored); it stays for callers of the earlier clip-sampling protocol."""
     from pose_ros.eval import lifter_eval
-    from pose_ros.train.train_lifter import load_takes
+    from pose_ros.train import corpus
 
-    if not subjects:
-        subjects = list(lifter.metadata.get("validation_subjects", [])) or None
-    try:
-        takes = load_takes(bvh_dir, set(subjects) if subjects else None, progress=False)
-    except FileNotFoundError as exc:
-        raise PoseRosError(str(exc)) from None
-    results = lifter_eval.evaluate(lifter, [t for _, t in takes], clips=clips)
-    return {**results, "takes": len(takes), "frames": int(sum(len(t) for _, t in takes)),
-            "subjects": subjects or "all", "clips": clips,
+    dirs = [bvh_dir] if isinstance(bvh_dir, (str, Path)) else list(bvh_dir)
+    infos = corpus.select(corpus.find_takes(dirs), subjects=set(subjects) if subjects else None)
+    if not infos:
+        raise PoseRosError(f"no takes of subjects {subjects} in {', '.join(map(str, dirs))}")
+    loaded, skipped = corpus.load(infos, progress=False)
+    results = lifter_eval.evaluate(lifter, [t.joints_m for _, t in loaded],
+                                   [i.path.name for i, _ in loaded],
+                                   [i.activity for i, _ in loaded])
+    return {**results, "takes": len(loaded), "skipped": skipped,
+            "frames": int(sum(len(t.joints_m) for _, t in loaded)),
+            "subjects": subjects or "all",
             "protocol": " ".join(lifter_eval.__doc__.split("\n\n")[1].split())}

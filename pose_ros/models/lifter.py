@@ -3,8 +3,11 @@
 The network follows VideoPose3D's causal mode (Pavllo et al., CVPR 2019): dilated 1D
 convolutions over time whose receptive field (1, 9, 27 or 81 frames) ends at the current frame,
 so no future frame is needed. Input per frame: the 17 lifter joints (skeleton.H36M17) as
-(x, y, score); output: 17 joints (x, y, z) metres in the camera optical frame, relative to the
-pelvis.
+(x, y, score), and for the "fused" kind also BlazePose-world-landmark-like 3D of the same joints
+(x, y, z metres); output: 17 joints (x, y, z) metres in the camera optical frame, relative to
+the pelvis. Joint definition: the output follows the input keypoints' own definition (training
+varies it from mocap joint centres to BlazePose-like surface points, the same for input and
+target; pose_ros/train/lifter_data.py), so the 3D projects onto the 2D it came from.
 
 2D normalization (`normalize`), independent of image size and focal length:
   1. pixels -> normalized image coordinates with the intrinsics: ((u - cx) / fx, (v - cy) / fy);
@@ -12,6 +15,10 @@ pelvis.
      scale s = sqrt(score-weighted mean squared distance of the joints from the pelvis);
   3. the pelvis slot keeps its absolute normalized coordinates (the viewing ray, which
      perspective depends on); scores pass through.
+World input (`normalize_world`, fused kind only): BlazePose predicts its world landmarks from a
+crop, so their axes are those of a camera looking along the ray to the person (x right, y down,
+z along the ray), not the optical axis; they are turned into the camera's axes by the rotation
+that takes the optical axis onto the pelvis ray, and re-centred on the pelvis. Metres as given.
 """
 
 from __future__ import annotations
@@ -29,7 +36,10 @@ from pose_ros.errors import PoseRosError
 
 NUM_JOINTS = 17
 RECEPTIVE_FIELDS = {1: (1,), 9: (3, 3), 27: (3, 3, 3), 81: (3, 3, 3, 3)}
-SHIPPED = {27: Path(__file__).with_name("lifter_rf27.pt")}
+# (kind, receptive field) -> shipped weights; "2d": 2D keypoints only; "fused": 2D + world.
+SHIPPED = {("2d", 27): Path(__file__).with_name("lifter_rf27.pt"),
+           ("fused", 27): Path(__file__).with_name("lifter_fused_rf27.pt")}
+FEATURES = {"2d": 3, "fused": 6}
 
 
 def normalize_2d(keypoints_norm: np.ndarray) -> np.ndarray:
@@ -45,6 +55,32 @@ def normalize_2d(keypoints_norm: np.ndarray) -> np.ndarray:
     return np.concatenate([out, score], axis=-1).astype(np.float32)
 
 
+def ray_rotation(pelvis_norm: np.ndarray) -> np.ndarray:
+    """(..., 2) normalized image coords of the pelvis -> (..., 3, 3) rotation taking the optical
+    axis (0, 0, 1) onto the ray through the pelvis (the smallest such rotation)."""
+    ray = np.concatenate([pelvis_norm, np.ones_like(pelvis_norm[..., :1])], axis=-1)
+    ray = ray / np.linalg.norm(ray, axis=-1, keepdims=True)
+    axis = np.stack([-ray[..., 1], ray[..., 0], np.zeros_like(ray[..., 0])], axis=-1)  # z x ray
+    s = np.linalg.norm(axis, axis=-1, keepdims=True)
+    c = ray[..., 2:3]
+    k = axis / np.maximum(s, 1e-12)
+    kx, ky, kz = k[..., 0], k[..., 1], k[..., 2]
+    zero = np.zeros_like(kx)
+    cross = np.stack([np.stack([zero, -kz, ky], -1), np.stack([kz, zero, -kx], -1),
+                      np.stack([-ky, kx, zero], -1)], -2)
+    eye = np.broadcast_to(np.eye(3), cross.shape)
+    s, c = s[..., None], c[..., None]
+    return eye + s * cross + (1 - c) * cross @ cross
+
+
+def normalize_world(world_m: np.ndarray, pelvis_norm: np.ndarray) -> np.ndarray:
+    """(..., 17, 3) world landmarks (ray axes, metres) + (..., 2) pelvis normalized coords ->
+    (..., 17, 3) camera axes, pelvis-centred (see the module docstring)."""
+    rot = ray_rotation(pelvis_norm)
+    cam = world_m @ np.swapaxes(rot, -1, -2)
+    return (cam - cam[..., :1, :]).astype(np.float32)
+
+
 class TemporalLifter(nn.Module):
     """Dilated causal temporal convolutions (VideoPose3D TemporalModel, causal, no padding).
 
@@ -52,17 +88,22 @@ class TemporalLifter(nn.Module):
         receptive_field: 1, 9, 27 or 81 frames.
         channels: width of every hidden layer.
         dropout: dropout after each hidden layer (training only).
+        in_features: per joint and frame: 3 (x, y, score) or 6 (+ world x, y, z).
     """
 
-    def __init__(self, receptive_field: int = 27, channels: int = 512, dropout: float = 0.1):
+    def __init__(self, receptive_field: int = 27, channels: int = 512, dropout: float = 0.1,
+                 in_features: int = 3):
         super().__init__()
+        if in_features not in FEATURES.values():
+            raise ValueError(f"in_features {in_features}: use 3 (2D) or 6 (2D + world)")
         if receptive_field not in RECEPTIVE_FIELDS:
             raise ValueError(f"receptive field {receptive_field}: use one of "
                              f"{sorted(RECEPTIVE_FIELDS)}")
         widths = RECEPTIVE_FIELDS[receptive_field]
         self.receptive_field = receptive_field
         self.channels = channels
-        self.expand = nn.Conv1d(NUM_JOINTS * 3, channels, widths[0], bias=False)
+        self.in_features = in_features
+        self.expand = nn.Conv1d(NUM_JOINTS * in_features, channels, widths[0], bias=False)
         self.expand_bn = nn.BatchNorm1d(channels)
         self.layers = nn.ModuleList()
         self.pads = []
@@ -81,8 +122,9 @@ class TemporalLifter(nn.Module):
         self.shrink = nn.Conv1d(channels, NUM_JOINTS * 3, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, 17, 3) -> (B, T - receptive_field + 1, 17, 3); the last output is causal."""
-        assert x.dim() == 4 and x.shape[2:] == (NUM_JOINTS, 3), f"got {tuple(x.shape)}"
+        """(B, T, 17, F) -> (B, T - receptive_field + 1, 17, 3); the last output is causal."""
+        assert x.dim() == 4 and x.shape[2:] == (NUM_JOINTS, self.in_features), \
+            f"got {tuple(x.shape)}, expected (B, T, {NUM_JOINTS}, {self.in_features})"
         assert x.shape[1] >= self.receptive_field, "fewer frames than the receptive field"
         b = x.shape[0]
         h = x.flatten(2).transpose(1, 2)
@@ -117,22 +159,31 @@ class Lifter:
         self.metadata = metadata or {}
         self.receptive_field = model.receptive_field
 
+    @property
+    def uses_world(self) -> bool:
+        """True for the fused kind: normalize() needs world landmarks."""
+        return self.model.in_features == FEATURES["fused"]
+
     @classmethod
     def load(cls, path: str | Path | None = None, *, device: str = "cpu",
-             receptive_field: int = 27) -> Lifter:
-        """Weights from `path`, or the shipped weights for `receptive_field` (no network)."""
+             receptive_field: int = 27, kind: str = "2d") -> Lifter:
+        """Weights from `path` (either kind), or the shipped `kind` weights for
+        `receptive_field` (no network)."""
         if path is None:
-            if receptive_field not in SHIPPED:
+            shipped = SHIPPED.get((kind, receptive_field))
+            if shipped is None or not shipped.exists():
                 raise PoseRosError(
-                    f"no shipped lifter weights for receptive field {receptive_field} (shipped: "
-                    f"{sorted(SHIPPED)}): train them with `pose-ros train-lifter "
-                    f"--receptive-field {receptive_field}` and set lifter_model to the file")
-            path = SHIPPED[receptive_field]
+                    f"no shipped {kind} lifter weights for receptive field {receptive_field} "
+                    f"(shipped: {sorted(k for k, p in SHIPPED.items() if p.exists())}): train "
+                    f"them with `pose-ros train-lifter --receptive-field {receptive_field}"
+                    f"{' --world' if kind == 'fused' else ''}` and set lifter_model to the file")
+            path = shipped
         path = Path(path)
         try:
             raw = path.read_bytes()
             checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-            model = TemporalLifter(checkpoint["receptive_field"], checkpoint["channels"])
+            model = TemporalLifter(checkpoint["receptive_field"], checkpoint["channels"],
+                                   in_features=checkpoint.get("in_features", 3))
             model.load_state_dict({k: v.float() for k, v in checkpoint["state_dict"].items()})
         except (OSError, RuntimeError, KeyError, ValueError, EOFError,
                 pickle.UnpicklingError) as exc:
@@ -148,15 +199,24 @@ class Lifter:
     def stream(self) -> LifterStream:
         return LifterStream()
 
-    @staticmethod
-    def normalize(keypoints_px: np.ndarray, intrinsics) -> np.ndarray:
-        """(..., 17, 3) lifter joints x_px, y_px, score -> (..., 17, 3) model input."""
+    def normalize(self, keypoints_px: np.ndarray, intrinsics,
+                  world_m: np.ndarray | None = None) -> np.ndarray:
+        """(..., 17, 3) lifter joints x_px, y_px, score [+ (..., 17, 3) world landmarks: metres,
+        pelvis-centred, H36M17 order, as skeleton.lifter_world_from_blazepose33 makes them]
+        -> (..., 17, 3 or 6) model input. world_m is required by the fused kind and ignored
+        by the 2D kind."""
         xy = intrinsics.normalized(keypoints_px[..., :2])
-        return normalize_2d(np.concatenate([xy, keypoints_px[..., 2:3]], axis=-1))
+        inputs = normalize_2d(np.concatenate([xy, keypoints_px[..., 2:3]], axis=-1))
+        if not self.uses_world:
+            return inputs
+        if world_m is None:
+            raise ValueError("the fused lifter needs world landmarks (world_m) with the 2D")
+        world = normalize_world(np.asarray(world_m, np.float64), xy[..., 0, :])
+        return np.concatenate([inputs, world], axis=-1)
 
     @torch.inference_mode()
     def step(self, streams: list[LifterStream], inputs: np.ndarray) -> np.ndarray:
-        """One new frame per track, all tracks in one batch: (B, 17, 3) model inputs (from
+        """One new frame per track, all tracks in one batch: (B, 17, F) model inputs (from
         normalize) -> (B, 17, 3) metres, pelvis-relative, camera frame; updates the streams.
 
         Equal to `lift` on each track's last receptive_field frames (start padded by repetition).
@@ -189,7 +249,7 @@ class Lifter:
 
     @torch.inference_mode()
     def lift(self, windows: np.ndarray) -> np.ndarray:
-        """(B, N, 17, 3) model inputs -> (B, 17, 3) metres, pelvis-relative, camera frame."""
+        """(B, N, 17, F) model inputs -> (B, 17, 3) metres, pelvis-relative, camera frame."""
         x = torch.as_tensor(np.ascontiguousarray(windows), dtype=torch.float32,
                             device=self.device)
         out = self.model(x)[:, -1]

@@ -1,27 +1,27 @@
-"""BVH motion capture -> (frames, 17 lifter joints, 3) metres, y up, 30 fps.
+"""BVH files by the format: parsing, forward kinematics and joint names (units: mocap.py).
 
-Parsing and forward kinematics are vectorized over frames. Joints are found by name through a
-small synonym table (CMU's two cgspeed conversions, Mixamo, suffix styles), so BVH files from
-other sources load too; the table below is the only place that knows BVH joint names.
+Semantics followed (Biovision's BVH as written by MotionBuilder, cgspeed, Blender, iClone ...):
+- a joint's local translation is its OFFSET, except along the axes it has position channels
+  for: there the channel's value REPLACES the offset's component (root and any other joint;
+  files that give every joint 6 channels carry each bone's length in its position channels);
+- rotation channels compose in the order listed: R = R_first @ R_second @ ...;
+- the zero pose (all channels 0) means nothing: it may lie along x, face anywhere, or be
+  upside down; only the motion is used to infer units and the up axis.
 
-Units: BVH files are in arbitrary units (the CMU conversions are not in metres). Every take is
-scaled so that its rest pose measures REST_ANKLE_TO_HEAD_M from the mean ankle joint to the head
-joint: for an adult of about 1.70 m the ankle joints are ~8 cm above the floor and the BVH head
-joint (skull base, about ear level) is ~17 cm below the top of the head.
+Joints are found by name through a small synonym table (CMU's cgspeed and Daz-style
+conversions, MotionBuilder/Mixamo, iClone CC_Base, suffix styles), so files from other sources
+load too; this module is the only place that knows BVH joint names.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
+from pose_ros.errors import PoseRosError
 from pose_ros.skeleton import H36M17
-
-REST_ANKLE_TO_HEAD_M = 1.45
-TARGET_FPS = 30.0
 
 # Our limb joints: BVH base names by preference (first match wins). "shoulder" comes after "arm"
 # because Mixamo's LeftShoulder is the clavicle and LeftArm the shoulder joint, while CMU's
@@ -35,6 +35,12 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "wrist": ("wrist", "hand"),
 }
 HEAD_NAMES = ("head",)
+# Rig prefixes dropped before matching: "mixamorig:", "CC_Base_" (iClone), "Bip01 " (3ds Max).
+_RIG_PREFIX = re.compile(r"^(.*:|cc_base_|bip0*1[ _]|def[-_]|jnt[-_])")
+
+
+class BvhError(PoseRosError):
+    """A BVH file that cannot be read or makes no plausible body (message names the file)."""
 
 
 @dataclass
@@ -45,6 +51,14 @@ class BvhSkeleton:
     channels: list[list[str]]       # per joint, e.g. ["Xposition", ..., "Zrotation"]
     end_sites: dict[int, np.ndarray] = field(default_factory=dict)  # joint -> end offset
 
+    def subtree(self, joint: int) -> list[int]:
+        """`joint` and all its descendants."""
+        out = [joint]
+        for j in range(joint + 1, len(self.names)):
+            if self.parents[j] in out:
+                out.append(j)
+        return out
+
 
 @dataclass
 class BvhMotion:
@@ -54,52 +68,67 @@ class BvhMotion:
 
 
 def parse_bvh(text: str) -> BvhMotion:
-    """Parse BVH text (hierarchy + motion)."""
+    """Parse BVH text (hierarchy + motion); ValueError names what is malformed."""
     tokens = text.split()
+    if not tokens or tokens[0] != "HIERARCHY":
+        raise ValueError("not a BVH file (it does not start with HIERARCHY)")
     names, parents, offsets, channels, end_sites = [], [], [], [], {}
     stack: list[int] = []
     i = 0
     in_end = False
-    while tokens[i] != "MOTION":
-        tok = tokens[i]
-        if tok in ("ROOT", "JOINT"):
-            names.append(tokens[i + 1])
-            parents.append(stack[-1] if stack else -1)
-            offsets.append(np.zeros(3))
-            channels.append([])
-            i += 2
-        elif tok == "End":
-            in_end = True
-            i += 2
-        elif tok == "{":
-            if not in_end:
-                stack.append(len(names) - 1)
-            i += 1
-        elif tok == "}":
-            if in_end:
-                in_end = False
+    try:
+        while tokens[i] != "MOTION":
+            tok = tokens[i]
+            if tok in ("ROOT", "JOINT"):
+                names.append(tokens[i + 1])
+                parents.append(stack[-1] if stack else -1)
+                offsets.append(np.zeros(3))
+                channels.append([])
+                i += 2
+            elif tok == "End":
+                in_end = True
+                i += 2
+            elif tok == "{":
+                if not in_end:
+                    stack.append(len(names) - 1)
+                i += 1
+            elif tok == "}":
+                if in_end:
+                    in_end = False
+                else:
+                    stack.pop()
+                i += 1
+            elif tok == "OFFSET":
+                value = np.array([float(t) for t in tokens[i + 1:i + 4]])
+                if in_end:
+                    end_sites[stack[-1]] = value
+                else:
+                    offsets[-1] = value
+                i += 4
+            elif tok == "CHANNELS":
+                n = int(tokens[i + 1])
+                channels[-1] = tokens[i + 2:i + 2 + n]
+                i += 2 + n
             else:
-                stack.pop()
-            i += 1
-        elif tok == "OFFSET":
-            value = np.array([float(t) for t in tokens[i + 1:i + 4]])
-            if in_end:
-                end_sites[len(names) - 1 if not stack else stack[-1]] = value
-            else:
-                offsets[-1] = value
-            i += 4
-        elif tok == "CHANNELS":
-            n = int(tokens[i + 1])
-            channels[-1] = tokens[i + 2:i + 2 + n]
-            i += 2 + n
-        else:
-            i += 1
-    frames = int(tokens[i + 2])
-    frame_time = float(tokens[i + 5])
+                i += 1
+        if tokens[i + 1] != "Frames:" or tokens[i + 3:i + 5] != ["Frame", "Time:"]:
+            raise ValueError("MOTION must be followed by 'Frames: N' and 'Frame Time: T'")
+        frames = int(tokens[i + 2])
+        frame_time = float(tokens[i + 5])
+    except IndexError:
+        raise ValueError("the file ends inside the HIERARCHY (no MOTION section)") from None
+    if not names:
+        raise ValueError("no ROOT joint in the HIERARCHY")
+    if frames < 1 or not frame_time > 0:
+        raise ValueError(f"{frames} frames of {frame_time} s: no motion to read")
     count = sum(len(c) for c in channels)
-    data = np.array(tokens[i + 6:i + 6 + frames * count], dtype=np.float64)
+    try:
+        data = np.array(tokens[i + 6:i + 6 + frames * count], dtype=np.float64)
+    except ValueError as exc:
+        raise ValueError(f"MOTION has a value that is not a number ({exc})") from None
     if data.size != frames * count:
-        raise ValueError(f"BVH motion has {data.size} values, expected {frames} x {count}")
+        raise ValueError(f"MOTION has {data.size} values, expected {frames} frames x {count} "
+                         "channels (a truncated file?)")
     skeleton = BvhSkeleton(names, parents, np.array(offsets), channels, end_sites)
     return BvhMotion(skeleton, data.reshape(frames, count), frame_time)
 
@@ -118,10 +147,10 @@ def _axis_rotation(axis: str, degrees: np.ndarray) -> np.ndarray:
 
 
 def forward_kinematics(motion: BvhMotion) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """World positions (F, J, 3) of every joint, and (F, 3) of each end site.
+    """World positions (F, J, 3) of every joint, and (F, 3) of each end site (file units).
 
-    Rotation channels compose in the order listed (R = R_first @ R_second @ ...); position
-    channels are added to the joint's offset.
+    A position channel replaces the offset's component on its axis (see the module docstring);
+    rotation channels compose in the order listed.
     """
     sk = motion.skeleton
     frames = len(motion.values)
@@ -134,10 +163,13 @@ def forward_kinematics(motion: BvhMotion) -> tuple[np.ndarray, dict[int, np.ndar
         for name in chans:
             values = motion.values[:, col]
             col += 1
-            if name.endswith("rotation"):
-                local_r = local_r @ _axis_rotation(name[0].upper(), values)
+            axis = name[0].upper()
+            if name[1:].lower() == "rotation" and axis in "XYZ":
+                local_r = local_r @ _axis_rotation(axis, values)
+            elif name[1:].lower() == "position" and axis in "XYZ":
+                local_t[:, "XYZ".index(axis)] = values
             else:
-                local_t[:, "XYZ".index(name[0].upper())] += values
+                raise ValueError(f"unknown channel {name!r} of joint {sk.names[j]}")
         parent = sk.parents[j]
         if parent < 0:
             rotations[:, j], positions[:, j] = local_r, local_t
@@ -150,8 +182,9 @@ def forward_kinematics(motion: BvhMotion) -> tuple[np.ndarray, dict[int, np.ndar
 
 
 def _side_and_base(name: str) -> tuple[str | None, str]:
-    """'mixamorig:LeftUpLeg' -> ('left', 'upleg'); 'UpperLeg_R' -> ('right', 'upperleg')."""
-    n = name.split(":")[-1].lower()
+    """'mixamorig:LeftUpLeg' -> ('left', 'upleg'); 'UpperLeg_R' -> ('right', 'upperleg');
+    'CC_Base_L_Thigh' -> ('left', 'thigh')."""
+    n = _RIG_PREFIX.sub("", name.lower())
     n = re.sub(r"[^a-z0-9_.]", "", n)
     for side, long, short in (("left", "left", "l"), ("right", "right", "r")):
         if n.startswith(long):
@@ -183,7 +216,7 @@ def joint_map(names: list[str]) -> dict[str, int]:
     required = [f"{s}_{j}" for s in ("left", "right") for j in SYNONYMS] + ["head"]
     missing = [r for r in required if r not in found]
     if missing:
-        raise ValueError(f"BVH joints not found for {missing}; joints in the file: {names}")
+        raise ValueError(f"joints not found for {missing}; joints in the file: {names}")
     return found
 
 
@@ -203,37 +236,10 @@ def lifter_joints(positions: np.ndarray, found: dict[str, int]) -> np.ndarray:
     return out
 
 
-def metres_per_unit(motion: BvhMotion, found: dict[str, int]) -> float:
-    """Scale from the rest pose (all channels zero): ankle-to-head height = REST_ANKLE_TO_HEAD_M."""
-    rest = BvhMotion(motion.skeleton, np.zeros((1, motion.values.shape[1])), 1.0)
-    pos, _ = forward_kinematics(rest)
-    ankles = (pos[0, found["left_ankle"]] + pos[0, found["right_ankle"]]) / 2
-    height = np.linalg.norm(pos[0, found["head"]] - ankles)
-    if not height > 0:
-        raise ValueError("BVH rest pose has zero height: cannot derive its units")
-    return REST_ANKLE_TO_HEAD_M / height
-
-
-def resample(positions: np.ndarray, frame_time_s: float, fps: float = TARGET_FPS) -> np.ndarray:
-    """Linear interpolation in time to `fps`."""
-    duration = (len(positions) - 1) * frame_time_s
-    t_new = np.arange(0.0, duration + 1e-9, 1.0 / fps)
-    src = t_new / frame_time_s
-    lo = np.clip(np.floor(src).astype(int), 0, len(positions) - 1)
-    hi = np.clip(lo + 1, 0, len(positions) - 1)
-    w = (src - lo)[:, None, None]
-    return positions[lo] * (1 - w) + positions[hi] * w
-
-
-def load_take(path: str | Path, fps: float = TARGET_FPS) -> np.ndarray:
-    """A BVH file -> (frames, 17, 3) float32 metres, y up, at `fps`."""
-    motion = parse_bvh(Path(path).read_text())
-    found = joint_map(motion.skeleton.names)
-    positions, _ = forward_kinematics(motion)
-    joints = lifter_joints(positions, found) * metres_per_unit(motion, found)
-    return resample(joints, motion.frame_time_s, fps).astype(np.float32)
-
-
-def subject_of(path: str | Path) -> str:
-    """CMU file name '35_01.bvh' -> subject '35'."""
-    return Path(path).stem.split("_")[0]
+def foot_points(motion: BvhMotion, positions: np.ndarray, ends: dict[int, np.ndarray],
+                found: dict[str, int]) -> np.ndarray:
+    """(F, P, 3): every joint and end site at or below the ankles (toes, heels): the floor."""
+    sk = motion.skeleton
+    joints = [j for side in ("left", "right") for j in sk.subtree(found[f"{side}_ankle"])]
+    points = [positions[:, joints]] + [ends[j][:, None] for j in joints if j in ends]
+    return np.concatenate(points, axis=1)

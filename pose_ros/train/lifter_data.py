@@ -1,44 +1,55 @@
-"""Lifter training data: mocap seen through random virtual robot cameras, with detector-like 2D.
+"""Lifter training and evaluation data: mocap clips seen through virtual cameras.
 
-A sample is a clip of L frames of one take: the 3D joints (y up, metres) are optionally mirrored
-and given new bone lengths, then seen by a random camera like a robot's (height 0.3-2.0 m,
-distance 1.5-8 m, any yaw around the person, pitch within +-25 degrees, horizontal field of view
-50-100 degrees, image 640x480 to 1920x1080, the person anywhere in the view, sometimes partly out
-of it). The 2D keypoints get a 2D detector's errors: Gaussian noise that grows as the person gets
-smaller, a per-clip bias, low-confidence joints, gross outliers, and low scores out of view.
-Derived joints (pelvis, thorax, spine, neck) are recomputed from the noisy joints exactly as at
-run time (skeleton.lifter_inputs_from_coco17).
+A training sample is a clip of L frames of one take (metres, y up). With augmentation it gets
+(pose_aug.py) a mirror image, a new body, a BlazePose-like keypoint definition, postures and
+mixed motions; then a random camera (CameraModel) sees it; the 2D keypoints get a detector's
+errors (NoiseModel); for the fused lifter, world landmarks are simulated (world_sim.py).
+Derived joints (pelvis, thorax, spine, neck) of the 2D are recomputed from the noisy joints as
+at run time (skeleton.lifter_inputs_from_coco17). Targets: the clip's 3D in the camera frame,
+pelvis-relative, with the same keypoint definition as the 2D.
+
+Evaluation renders fixed windows of whole takes (`render`, no augmentation) through
+ROBOT_CAMERAS, which no training choice is tuned on.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from pose_ros.models.lifter import normalize_2d
 from pose_ros.skeleton import H36M17
+from pose_ros.train import pose_aug, world_sim
 
 J = H36M17.num_keypoints
 _IDX = H36M17.index
-BASE_JOINTS = np.array([_IDX(n) for n in H36M17.keypoint_names
-                        if n not in ("pelvis", "spine", "thorax", "neck")])
-IMAGE_SIZES = np.array([(640, 480), (848, 480), (1280, 720), (1280, 800), (1920, 1080)])
+IMAGE_SIZES = np.array([(640, 480), (848, 480), (1280, 720), (1280, 800), (1920, 1080),
+                        (720, 1280), (1080, 1920)])
 ANKLE_ABOVE_FLOOR_M = 0.08
 
-# Bone groups that are scaled together (left and right alike): (parent, child) names.
-_BONE_GROUPS = {
-    "thigh": [("right_hip", "right_knee"), ("left_hip", "left_knee")],
-    "shin": [("right_knee", "right_ankle"), ("left_knee", "left_ankle")],
-    "hips": [("pelvis", "right_hip"), ("pelvis", "left_hip")],
-    "torso": [("pelvis", "spine"), ("spine", "thorax")],
-    "neck": [("thorax", "neck"), ("neck", "head")],
-    "shoulders": [("thorax", "left_shoulder"), ("thorax", "right_shoulder")],
-    "upper_arm": [("left_shoulder", "left_elbow"), ("right_shoulder", "right_elbow")],
-    "forearm": [("left_elbow", "left_wrist"), ("right_elbow", "right_wrist")],
-}
-_BONES = [(_IDX(a), _IDX(b), g) for g, pairs in _BONE_GROUPS.items() for a, b in pairs]
-_BONES.sort(key=lambda bone: H36M17.limbs.index((bone[0], bone[1])))  # parents first
+
+@dataclass(frozen=True)
+class CameraModel:
+    """Virtual cameras: field of view, height above the floor, distance to the person, aim.
+
+    The aim is at the person's pelvis, then moved by up to `off_centre` of the field of view
+    (so people appear anywhere, partly out of view at times), pitch clipped to +-pitch_limit.
+    """
+
+    hfov_deg: tuple = (30.0, 110.0)
+    height_m: tuple = (0.2, 3.2)         # a table-top robot to a ceiling mount
+    distance_m: tuple = (1.2, 9.0)
+    pitch_limit_deg: float = 70.0
+    roll_deg: float = 8.0
+    off_centre: float = 0.4
+    portrait: bool = True                # phone-style portrait images too
+
+
+TRAIN_CAMERAS = CameraModel()
+# The evaluation protocol's cameras (validation, test, eval-lifter): robot-like, fixed.
+ROBOT_CAMERAS = CameraModel(hfov_deg=(45.0, 100.0), height_m=(0.4, 2.5), distance_m=(1.5, 7.0),
+                            pitch_limit_deg=40.0, roll_deg=5.0, off_centre=0.3, portrait=False)
 
 
 @dataclass(frozen=True)
@@ -61,19 +72,21 @@ class NoiseModel:
         return self == NoiseModel.clean()
 
 
+@dataclass(frozen=True)
+class Augmentation:
+    """What training varies (all per clip); `None` in make_batch means none of it."""
+
+    mirror: float = 0.5
+    body: pose_aug.BodyModel = field(default_factory=pose_aug.BodyModel)
+    definition: bool = True
+    posture: pose_aug.PostureModel = field(default_factory=pose_aug.PostureModel)
+    mix: float = 0.2
+
+
 def clip_windows(take: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
-    """(F, 17, 3) take -> (B, length, 17, 3) clips; clips before frame 0 repeat the first frame."""
+    """(F, 17, 3) take -> (B, length, 17, 3) clips; frames outside the take repeat its ends."""
     idx = np.clip(starts[:, None] + np.arange(length)[None, :], 0, len(take) - 1)
     return take[idx]
-
-
-def scale_bones(joints: np.ndarray, factors: dict[str, np.ndarray]) -> np.ndarray:
-    """(B, L, 17, 3) -> same with each bone group scaled by factors[group] (B,)."""
-    out = joints.copy()
-    for parent, child, group in _BONES:
-        bone = joints[:, :, child] - joints[:, :, parent]
-        out[:, :, child] = out[:, :, parent] + bone * factors[group][:, None, None]
-    return out
 
 
 def _look_rotation(forward: np.ndarray, roll: np.ndarray) -> np.ndarray:
@@ -88,28 +101,33 @@ def _look_rotation(forward: np.ndarray, roll: np.ndarray) -> np.ndarray:
     return np.stack([x, y, z], axis=1)
 
 
-def random_cameras(rng: np.random.Generator, joints: np.ndarray):
+def random_cameras(rng: np.random.Generator, joints: np.ndarray, model: CameraModel):
     """Cameras for (B, L, 17, 3) world clips -> (R (B,3,3), C (B,3), K (B,4) fx fy cx cy, sizes)."""
     b = len(joints)
     ref = joints[:, joints.shape[1] // 2, _IDX("pelvis")]
     floor = joints[:, :, [_IDX("left_ankle"), _IDX("right_ankle")], 1].min(axis=(1, 2))
     floor = floor - ANKLE_ABOVE_FLOOR_M
     yaw = rng.uniform(0, 2 * np.pi, b)
-    dist = rng.uniform(1.5, 8.0, b)
-    height = rng.uniform(0.3, 2.0, b)
+    dist = rng.uniform(*model.distance_m, b)
+    height = rng.uniform(*model.height_m, b)
     centre = np.stack([ref[:, 0] + dist * np.sin(yaw), floor + height,
                        ref[:, 2] + dist * np.cos(yaw)], axis=1)
-    sizes = IMAGE_SIZES[rng.integers(0, len(IMAGE_SIZES), b)].astype(np.float64)
-    hfov = np.radians(rng.uniform(50, 100, b))
+    n_sizes = len(IMAGE_SIZES) if model.portrait else 5
+    sizes = IMAGE_SIZES[rng.integers(0, n_sizes, b)].astype(np.float64)
+    hfov = np.radians(rng.uniform(*model.hfov_deg, b))
     f = sizes[:, 0] / 2 / np.tan(hfov / 2)
     vfov = 2 * np.arctan(sizes[:, 1] / 2 / f)
     to_person = ref - centre
-    pan = np.arctan2(to_person[:, 0], to_person[:, 2]) + rng.uniform(-0.4, 0.4, b) * hfov
+    pan = (np.arctan2(to_person[:, 0], to_person[:, 2])
+           + rng.uniform(-model.off_centre, model.off_centre, b) * hfov)
     pitch = np.arctan2(to_person[:, 1], np.hypot(to_person[:, 0], to_person[:, 2]))
-    pitch = np.clip(pitch + rng.uniform(-0.4, 0.4, b) * vfov, -np.radians(25), np.radians(25))
+    limit = np.radians(model.pitch_limit_deg)
+    pitch = np.clip(pitch + rng.uniform(-model.off_centre, model.off_centre, b) * vfov,
+                    -limit, limit)
     forward = np.stack([np.sin(pan) * np.cos(pitch), np.sin(pitch),
                         np.cos(pan) * np.cos(pitch)], axis=1)
-    rot = _look_rotation(forward, rng.uniform(-np.radians(5), np.radians(5), b))
+    roll = np.radians(rng.uniform(-model.roll_deg, model.roll_deg, b))
+    rot = _look_rotation(forward, roll)
     cx = sizes[:, 0] / 2 + rng.normal(0, 0.01, b) * sizes[:, 0]
     cy = sizes[:, 1] / 2 + rng.normal(0, 0.01, b) * sizes[:, 1]
     return rot, centre, np.stack([f, f, cx, cy], axis=1), sizes
@@ -164,9 +182,32 @@ def _redo_derived(kp: np.ndarray) -> np.ndarray:
     return kp
 
 
-def make_batch(rng: np.random.Generator, takes: list[np.ndarray], batch: int, length: int,
-               noise: NoiseModel, augment: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(inputs (B, L, 17, 3) float32, targets (B, L, 17, 3) float32 pelvis-relative camera m)."""
+def render(rng: np.random.Generator, clips: np.ndarray, noise: NoiseModel,
+           cameras: CameraModel, world: world_sim.WorldNoise | None = None
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """(B, L, 17, 3) world clips -> (inputs (B, L, 17, 3 or 6) float32, targets (B, L, 17, 3)
+    float32 pelvis-relative camera metres); world landmarks appended when `world` is given."""
+    rot, centre, k, sizes = random_cameras(rng, clips, cameras)
+    cam = (clips - centre[:, None, None, :]) @ np.swapaxes(rot, -1, -2)[:, None]
+    cam[..., 2] = np.maximum(cam[..., 2], 0.1)
+    uv = cam[..., :2] / cam[..., 2:] * k[:, None, None, :2] + k[:, None, None, 2:]
+    kp = detector_2d(rng, uv, sizes, noise)
+    norm = np.concatenate([(kp[..., :2] - k[:, None, None, 2:]) / k[:, None, None, :2],
+                           kp[..., 2:]], axis=-1)
+    inputs = normalize_2d(norm)
+    if world is not None:
+        from pose_ros.models.lifter import normalize_world
+
+        height_px = uv[..., 1].max(-1) - uv[..., 1].min(-1)
+        ray_world = world_sim.simulate(rng, cam, height_px, world)
+        inputs = np.concatenate([inputs, normalize_world(ray_world, norm[..., 0, :2])], axis=-1)
+    targets = cam - cam[:, :, :1]
+    return inputs, targets.astype(np.float32)
+
+
+def sample_clips(rng: np.random.Generator, takes: list[np.ndarray], batch: int,
+                 length: int) -> np.ndarray:
+    """(B, length, 17, 3) clips, takes drawn in proportion to their length."""
     lengths = np.array([len(t) for t in takes], dtype=np.float64)
     which = rng.choice(len(takes), size=batch, p=lengths / lengths.sum())
     clips = np.empty((batch, length, J, 3))
@@ -174,17 +215,22 @@ def make_batch(rng: np.random.Generator, takes: list[np.ndarray], batch: int, le
         sel = np.flatnonzero(which == i)
         starts = rng.integers(-length // 2, max(len(takes[i]) - length, 0) + 1, len(sel))
         clips[sel] = clip_windows(takes[i], starts, length)
-    if augment:
-        mirror = rng.random(batch) < 0.5
+    return clips
+
+
+def make_batch(rng: np.random.Generator, takes: list[np.ndarray], batch: int, length: int,
+               noise: NoiseModel, augment: Augmentation | None = Augmentation(),
+               cameras: CameraModel = TRAIN_CAMERAS,
+               world: world_sim.WorldNoise | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A training batch: (inputs (B, L, 17, 3 or 6), targets (B, L, 17, 3)), float32."""
+    clips = sample_clips(rng, takes, batch, length)
+    if augment is not None:
+        mirror = rng.random(batch) < augment.mirror
         clips[mirror] = clips[mirror][:, :, H36M17.flip_permutation()] * [-1, 1, 1]
-        factors = {g: rng.uniform(0.9, 1.1, batch) for g in _BONE_GROUPS}
-        clips = scale_bones(clips, factors) * rng.uniform(0.85, 1.15, batch)[:, None, None, None]
-    rot, centre, k, sizes = random_cameras(rng, clips)
-    cam = np.einsum("bij,bltj->blti", rot, clips - centre[:, None, None, :])
-    cam[..., 2] = np.maximum(cam[..., 2], 0.1)
-    uv = cam[..., :2] / cam[..., 2:] * k[:, None, None, :2] + k[:, None, None, 2:]
-    kp = detector_2d(rng, uv, sizes, noise)
-    norm = np.concatenate([(kp[..., :2] - k[:, None, None, 2:]) / k[:, None, None, :2],
-                           kp[..., 2:]], axis=-1)
-    targets = cam - cam[:, :, :1]
-    return normalize_2d(norm), targets.astype(np.float32)
+        if augment.mix > 0 or augment.posture.posture > 0 or augment.posture.jitter > 0:
+            partners = sample_clips(rng, takes, batch, length)
+            clips = pose_aug.augment_pose(rng, clips, partners, augment.posture, augment.mix)
+        clips = pose_aug.retarget(rng, clips, augment.body)
+        if augment.definition:
+            clips = pose_aug.keypoint_definition(rng, clips)
+    return render(rng, clips, noise, cameras, world)

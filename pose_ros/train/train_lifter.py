@@ -1,138 +1,175 @@
-"""`pose-ros train-lifter`: train the causal temporal lifter on BVH motion capture.
+"""`pose-ros train-lifter`: train the causal temporal lifter (2D, or fused 2D + world) on BVH.
 
 Training uses VideoPose3D's efficient scheme: each sample is a clip of receptive_field + 31
-frames and the network predicts every frame that has a full causal history, so neighbouring
-outputs share computation. Validation runs each epoch on whole held-out subjects, with a fixed
-seed, noisy 2D; the best checkpoint is kept.
+frames and the network predicts every frame that has a full causal history. The learning rate
+warms up over the first 5 % and then follows a cosine to zero; progress is the larger of steps
+done / (epochs x steps_per_epoch) and minutes spent / max_minutes, so a run ends, annealed,
+within its time budget however busy the machine is (the steps it managed are in the metadata).
+Data: every take of the given folders except the validation and test subjects (corpus.py) and
+any excluded activities, varied per clip (lifter_data.Augmentation). Each epoch is validated on
+every frame of the validation subjects' takes (eval-lifter's protocol, clean and noisy 2D, fixed
+seed); the checkpoint with the best mean of the two is kept. The test subjects are never loaded.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from pose_ros.eval.metrics3d import mpjpe
-from pose_ros.models.lifter import Lifter, TemporalLifter
-from pose_ros.train.bvh import load_take, subject_of
-from pose_ros.train.lifter_data import NoiseModel, make_batch
+from pose_ros.errors import PoseRosError
+from pose_ros.eval import lifter_eval
+from pose_ros.models.lifter import FEATURES, Lifter, TemporalLifter
+from pose_ros.train import corpus
+from pose_ros.train.lifter_data import Augmentation, NoiseModel, make_batch
+from pose_ros.train.world_sim import WorldNoise
 
-DEFAULT_VAL_SUBJECTS = ("14", "39", "136", "143")
 EXTRA_OUTPUT_FRAMES = 31
+CMU_CREDIT = ("CMU Graphics Lab Motion Capture Database (mocap.cs.cmu.edu; created with funding "
+              "from NSF EIA-0196217), BVH conversions; free for research and commercial use")
 
 
 @dataclass
 class TrainConfig:
     receptive_field: int = 27
     channels: int = 256
-    epochs: int = 120
-    steps_per_epoch: int = 60
+    epochs: int = 40
+    steps_per_epoch: int = 250
     batch: int = 96
     lr: float = 2e-3
     seed: int = 0
-    val_subjects: tuple[str, ...] = DEFAULT_VAL_SUBJECTS
-    val_clips: int = 512
-    max_minutes: float = 50.0
+    world: bool = False                       # the fused kind: 2D + world landmarks
+    val_subjects: tuple[str, ...] = corpus.VALIDATION_SUBJECTS
+    test_subjects: tuple[str, ...] = corpus.TEST_SUBJECTS
+    exclude_activities: tuple[str, ...] = ()
+    units: str = ""
+    augment: bool = True
+    max_minutes: float = 80.0                 # training-loop budget (loading adds ~1 min)
     init: str = ""  # start from these weights (fine-tuning) instead of random
+    augmentation: dict = field(default_factory=dict)
 
 
-def load_takes(bvh_dir: str | Path, subjects: set[str] | None = None, exclude: bool = False,
-               progress: bool = True) -> list[tuple[str, np.ndarray]]:
-    """(file name, (F, 17, 3) metres) for every BVH in bvh_dir (optionally by subject)."""
-    paths = sorted(Path(bvh_dir).glob("*.bvh"))
-    if subjects is not None:
-        paths = [p for p in paths if (subject_of(p) in subjects) != exclude]
-    if not paths:
-        raise FileNotFoundError(f"no .bvh files in {bvh_dir}" +
-                                (f" for subjects {sorted(subjects)}" if subjects else ""))
-    return [(p.name, load_take(p)) for p in tqdm(paths, desc="loading BVH", disable=not progress)]
+def load_split(dirs: list[str], cfg: TrainConfig, progress: bool = True) -> dict:
+    """{"train": [(info, take)], "validation": [...], "skipped": [str]}; test never loaded."""
+    infos = corpus.find_takes(dirs)
+    held = set(cfg.val_subjects) | set(cfg.test_subjects)
+    train = corpus.select(infos, exclude_subjects=held,
+                          exclude_activities=set(cfg.exclude_activities))
+    val = corpus.select(infos, subjects=set(cfg.val_subjects),
+                        exclude_activities=set(cfg.exclude_activities))
+    if not train or not val:
+        raise PoseRosError(f"{len(train)} training and {len(val)} validation takes in "
+                           f"{', '.join(dirs)}: both are needed (see --val-subjects)")
+    train_loaded, skipped = corpus.load(train, cfg.units or None, progress)
+    val_loaded, skipped_val = corpus.load(val, cfg.units or None, progress)
+    return {"train": train_loaded, "validation": val_loaded, "skipped": skipped + skipped_val}
 
 
-def validation_set(takes: list[np.ndarray], cfg: TrainConfig, noise: NoiseModel,
-                   seed: int = 1234) -> tuple[np.ndarray, np.ndarray]:
-    length = cfg.receptive_field + EXTRA_OUTPUT_FRAMES
-    return make_batch(np.random.default_rng(seed), takes, cfg.val_clips, length, noise,
-                      augment=False)
+def validate(lifter: Lifter, rendered: lifter_eval.Rendered) -> dict:
+    res = lifter_eval.score(lifter, rendered)
+    return {"clean_mm": res["clean"]["mpjpe_mm"], "noisy_mm": res["noisy"]["mpjpe_mm"],
+            "mean_mm": round((res["clean"]["mpjpe_mm"] + res["noisy"]["mpjpe_mm"]) / 2, 1)}
 
 
-@torch.no_grad()
-def predict(model: TemporalLifter, inputs: np.ndarray, batch: int = 128) -> np.ndarray:
-    """(B, L, 17, 3) inputs -> (B, L - rf + 1, 17, 3) pelvis-relative predictions."""
-    model.eval()
-    outs = []
-    for i in range(0, len(inputs), batch):
-        out = model(torch.from_numpy(inputs[i:i + batch]))
-        outs.append((out - out[:, :, :1]).numpy())
-    return np.concatenate(outs)
-
-
-def train_lifter(bvh_dir: str | Path, out: str | Path, cfg: TrainConfig,
-                 command: str = "") -> dict:
+def train_lifter(dirs: list[str], out: str | Path, cfg: TrainConfig, command: str = "",
+                 progress: bool = True) -> dict:
     """Train, keep the best checkpoint at `out` (+ metadata .json beside it); return metadata."""
+    start = time.monotonic()
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    val_subjects = set(cfg.val_subjects)
-    train_takes = load_takes(bvh_dir, val_subjects, exclude=True)
-    val_takes = load_takes(bvh_dir, val_subjects)
-    train_arrays = [t for _, t in train_takes]
-    val_inputs, val_targets = validation_set([t for _, t in val_takes], cfg, NoiseModel())
+    split = load_split(dirs, cfg, progress)
+    train_arrays = [t.joints_m for _, t in split["train"]]
+    augment = Augmentation() if cfg.augment else None
+    world = WorldNoise() if cfg.world else None
     rf = cfg.receptive_field
     length = rf + EXTRA_OUTPUT_FRAMES
-    model = TemporalLifter(rf, cfg.channels)
+    model = TemporalLifter(rf, cfg.channels,
+                           in_features=FEATURES["fused" if cfg.world else "2d"])
     if cfg.init:
         model.load_state_dict(Lifter.load(cfg.init).model.state_dict())
+    lifter = Lifter(model)
+    val_rendered = lifter_eval.render_takes([t.joints_m for _, t in split["validation"]], rf,
+                                            cfg.world, seed=1234)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     total_steps = cfg.epochs * cfg.steps_per_epoch
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=total_steps,
-                                                   pct_start=0.05)
-    start = time.monotonic()
-    best = {"val_mpjpe_mm": float("inf")}
+    train_start = time.monotonic()
+    best: dict = {"mean_mm": float("inf")}
     history = []
+    step = 0
+    progress_done = 0.0
     for epoch in range(cfg.epochs):
         model.train()
         losses = []
-        for _ in tqdm(range(cfg.steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.epochs}",
-                      leave=False):
-            inputs, targets = make_batch(rng, train_arrays, cfg.batch, length, NoiseModel())
+        for _ in range(cfg.steps_per_epoch):
+            progress_done = max(step / total_steps,
+                                (time.monotonic() - train_start) / 60 / cfg.max_minutes)
+            if progress_done >= 1:
+                break
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(cfg.lr, progress_done)
+            inputs, targets = make_batch(rng, train_arrays, cfg.batch, length, NoiseModel(),
+                                         augment, world=world)
             pred = model(torch.from_numpy(inputs))
             loss = torch.linalg.norm(pred - torch.from_numpy(targets[:, rf - 1:]), dim=-1).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            schedule.step()
             losses.append(loss.item())
-        val = mpjpe(predict(model, val_inputs), val_targets[:, rf - 1:]) * 1000
-        history.append({"epoch": epoch + 1, "train_mpjpe_mm": float(np.mean(losses)) * 1000,
-                        "val_mpjpe_mm": float(val)})
-        tqdm.write(f"epoch {epoch + 1}: train {np.mean(losses) * 1000:.1f} mm, "
-                   f"val {val:.1f} mm")
-        if val < best["val_mpjpe_mm"]:
-            best = {"val_mpjpe_mm": float(val), "epoch": epoch + 1}
-            save_checkpoint(model, out)
-        if time.monotonic() - start > cfg.max_minutes * 60:
-            tqdm.write(f"stopping after {epoch + 1} epochs: time budget reached")
+            step += 1
+        if not losses:
             break
+        val = validate(lifter, val_rendered)
+        minutes = (time.monotonic() - start) / 60
+        history.append({"epoch": epoch + 1, "steps": step,
+                        "train_mpjpe_mm": round(float(np.mean(losses)) * 1000, 1), **val,
+                        "minutes": round(minutes, 1)})
+        if progress:
+            print(json.dumps(history[-1]), flush=True)
+        if val["mean_mm"] < best["mean_mm"]:
+            best = {**val, "epoch": epoch + 1}
+            save_checkpoint(model, out)
+    cfg.augmentation = asdict(augment) if augment else {}
     metadata = {
-        "data": f"CMU Graphics Lab Motion Capture Database, BVH ({len(train_takes)} training "
-                f"takes, {len(val_takes)} validation takes); the data used in this project was "
-                "obtained from mocap.cs.cmu.edu, created with funding from NSF EIA-0196217",
-        "validation_subjects": sorted(val_subjects),
+        "kind": "fused" if cfg.world else "2d",
+        "data": CMU_CREDIT,
+        "folders": [str(d) for d in dirs],
+        "training_takes": [i.path.name for i, _ in split["train"]],
+        "validation_takes": [i.path.name for i, _ in split["validation"]],
+        "skipped_takes": split["skipped"],
+        "validation_subjects": sorted(cfg.val_subjects),
+        "test_subjects": sorted(cfg.test_subjects),
+        "excluded_activities": sorted(cfg.exclude_activities),
+        "split_note": "validation subjects chose the epoch (and the designs, in pilot runs); "
+                      "test subjects were never loaded by training nor evaluated while "
+                      "developing",
         "config": asdict(cfg),
+        "world_noise": asdict(world) if world else None,
         "command": command,
         "training_minutes": round((time.monotonic() - start) / 60, 1),
+        "steps": step,
         "best": best,
         "history": history,
         "date": time.strftime("%Y-%m-%d"),
-        "normalization": "see pose_ros/models/lifter.py (normalize_2d)",
+        "normalization": "see pose_ros/models/lifter.py (normalize_2d, normalize_world)",
+        "joint_definition": "the 2D keypoints' own points (training varies them from mocap "
+                            "joint centres to BlazePose-like hips, the same for input and "
+                            "target; pose_ros/train/pose_aug.py)",
     }
     Path(out).with_suffix(".json").write_text(json.dumps(metadata, indent=1) + "\n")
     return metadata
+
+
+def learning_rate(peak: float, progress: float, warmup: float = 0.05) -> float:
+    """Linear warm-up to `peak`, then a cosine to zero at progress 1."""
+    if progress < warmup:
+        return peak * (0.04 + 0.96 * progress / warmup)
+    return peak * 0.5 * (1 + np.cos(np.pi * min(1.0, (progress - warmup) / (1 - warmup))))
 
 
 def save_checkpoint(model: TemporalLifter, path: str | Path) -> None:
@@ -140,16 +177,30 @@ def save_checkpoint(model: TemporalLifter, path: str | Path) -> None:
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
     tmp = Path(path).with_suffix(".tmp")
     torch.save({"receptive_field": model.receptive_field, "channels": model.channels,
-                "state_dict": state}, tmp)
+                "in_features": model.in_features, "state_dict": state}, tmp)
     tmp.replace(path)
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(s.strip() for s in text.split(",") if s.strip())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = TrainConfig()
-    parser.add_argument("--bvh", required=True, help="folder of BVH takes (e.g. CMU mocap)")
+    parser.add_argument("--bvh", required=True, nargs="+", metavar="DIR",
+                        help="folder(s) of BVH takes (e.g. CMU mocap)")
     parser.add_argument("--out", required=True, help="weights file to write (.pt)")
+    parser.add_argument("--world", action="store_true",
+                        help="the fused kind: 2D keypoints + BlazePose-like world landmarks")
+    parser.add_argument("--units", default="", help="BVH units (see eval-lifter --units)")
     parser.add_argument("--val-subjects", default=",".join(d.val_subjects),
-                        help="comma-separated subjects held out for validation (file prefix)")
+                        help="subjects that choose the epoch")
+    parser.add_argument("--test-subjects", default=",".join(d.test_subjects),
+                        help="subjects never used here (the test split)")
+    parser.add_argument("--exclude-activities", default="",
+                        help="activities left out of training (leave-activity-out check)")
+    parser.add_argument("--no-augment", action="store_true", help="no pose/body/camera variety "
+                        "beyond mirroring-free renders (for comparisons)")
     parser.add_argument("--receptive-field", type=int, default=d.receptive_field,
                         choices=(1, 9, 27, 81))
     parser.add_argument("--channels", type=int, default=d.channels)
@@ -159,30 +210,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=d.lr)
     parser.add_argument("--seed", type=int, default=d.seed)
     parser.add_argument("--max-minutes", type=float, default=d.max_minutes,
-                        help="stop after the epoch that passes this time")
+                        help="time budget of the training loop: the schedule ends within it")
     parser.add_argument("--init", default="", help="start from these weights (fine-tuning)")
+    parser.add_argument("--force", action="store_true", help="overwrite --out")
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(receptive_field=args.receptive_field, channels=args.channels,
                       epochs=args.epochs, steps_per_epoch=args.steps_per_epoch,
-                      batch=args.batch, lr=args.lr, seed=args.seed,
-                      val_subjects=tuple(s for s in args.val_subjects.split(",") if s),
-                      max_minutes=args.max_minutes, init=args.init)
+                      batch=args.batch, lr=args.lr, seed=args.seed, world=args.world,
+                      val_subjects=_csv(args.val_subjects), test_subjects=_csv(args.test_subjects),
+                      exclude_activities=_csv(args.exclude_activities), units=args.units,
+                      augment=not args.no_augment, max_minutes=args.max_minutes, init=args.init)
     out = Path(args.out)
-    if out.exists() and not getattr(args, "force", False):
-        print(f"pose-ros: {out} exists; choose another --out or remove it")
-        return 2
-    import sys
-    meta = train_lifter(args.bvh, out, cfg, command="pose-ros train-lifter " +
-                        " ".join(sys.argv[2:] if sys.argv[1:2] == ["train-lifter"]
-                                 else sys.argv[1:]))
-    print(f"best validation MPJPE {meta['best']['val_mpjpe_mm']:.1f} mm "
-          f"(epoch {meta['best'].get('epoch')}); weights {out}")
+    if out.exists() and not args.force:
+        raise PoseRosError(f"{out} exists; choose another --out or give --force")
+    argv = sys.argv[2:] if sys.argv[1:2] == ["train-lifter"] else sys.argv[1:]
+    meta = train_lifter(args.bvh, out, cfg, command="pose-ros train-lifter " + " ".join(argv))
+    print(f"best validation MPJPE {meta['best'].get('clean_mm')} mm clean 2D, "
+          f"{meta['best'].get('noisy_mm')} mm noisy (epoch {meta['best'].get('epoch')}); "
+          f"weights {out}")
     return 0
-
-
-if __name__ == "__main__":
-    p = argparse.ArgumentParser(prog="pose-ros train-lifter")
-    add_arguments(p)
-    raise SystemExit(run(p.parse_args()))
