@@ -45,7 +45,7 @@ def load_lifter(config, device: str):
     fused = config.pose3d == "fused"
     path = config.lifter_model or None
     if fused and path is None:
-        shipped = getattr(lifter_module, "SHIPPED_FUSED", {}).get(config.lifter_receptive_field)
+        shipped = lifter_module.SHIPPED_FUSED.get(config.lifter_receptive_field)
         if shipped is None or not shipped.exists():
             raise PoseRosError(
                 f"pose3d 'fused': no fused lifter weights are installed for receptive field "
@@ -53,8 +53,9 @@ def load_lifter(config, device: str):
                 f"landmarks, or use pose3d 'lifter' or 'world'")
         path = shipped
     lifter = lifter_module.Lifter.load(path, device=device,
-                                       receptive_field=config.lifter_receptive_field)
-    uses_world = bool(getattr(lifter, "uses_world", False))
+                                       receptive_field=config.lifter_receptive_field,
+                                       kind="fused" if fused else "2d")
+    uses_world = lifter.uses_world
     if uses_world != fused:
         kind = "fused (2D + world landmarks)" if uses_world else "2D-only"
         raise PoseRosError(

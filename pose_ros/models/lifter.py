@@ -36,9 +36,9 @@ from pose_ros.errors import PoseRosError
 
 NUM_JOINTS = 17
 RECEPTIVE_FIELDS = {1: (1,), 9: (3, 3), 27: (3, 3, 3), 81: (3, 3, 3, 3)}
-# (kind, receptive field) -> shipped weights; "2d": 2D keypoints only; "fused": 2D + world.
-SHIPPED = {("2d", 27): Path(__file__).with_name("lifter_rf27.pt"),
-           ("fused", 27): Path(__file__).with_name("lifter_fused_rf27.pt")}
+# receptive field -> shipped weights: 2D keypoints only, and "fused" (2D + world landmarks).
+SHIPPED = {27: Path(__file__).with_name("lifter_rf27.pt")}
+SHIPPED_FUSED = {27: Path(__file__).with_name("lifter_fused_rf27.pt")}
 FEATURES = {"2d": 3, "fused": 6}
 
 
@@ -121,6 +121,10 @@ class TemporalLifter(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.shrink = nn.Conv1d(channels, NUM_JOINTS * 3, 1)
 
+    def example_input(self, batch: int = 1) -> torch.Tensor:
+        """A zero input of the right shape (B, receptive_field, 17, F), for export."""
+        return torch.zeros(batch, self.receptive_field, NUM_JOINTS, self.in_features)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, 17, F) -> (B, T - receptive_field + 1, 17, 3); the last output is causal."""
         assert x.dim() == 4 and x.shape[2:] == (NUM_JOINTS, self.in_features), \
@@ -170,11 +174,12 @@ class Lifter:
         """Weights from `path` (either kind), or the shipped `kind` weights for
         `receptive_field` (no network)."""
         if path is None:
-            shipped = SHIPPED.get((kind, receptive_field))
+            table = SHIPPED_FUSED if kind == "fused" else SHIPPED
+            shipped = table.get(receptive_field)
             if shipped is None or not shipped.exists():
                 raise PoseRosError(
                     f"no shipped {kind} lifter weights for receptive field {receptive_field} "
-                    f"(shipped: {sorted(k for k, p in SHIPPED.items() if p.exists())}): train "
+                    f"(shipped: {sorted(k for k, p in table.items() if p.exists())}): train "
                     f"them with `pose-ros train-lifter --receptive-field {receptive_field}"
                     f"{' --world' if kind == 'fused' else ''}` and set lifter_model to the file")
             path = shipped
