@@ -4,7 +4,8 @@ Not a test: timings depend on the machine and on what else runs on it. Every com
 made inside one process on the same inputs, runtimes interleaved call by call, so slow phases of
 a shared machine hit all of them alike; report ratios, and the load average printed with them.
 
-    # per model (detector, landmark), batch 1 and 4: torch eager / frozen vs LiteRT
+    # per model (detector, landmark), batch 1 and 4: torch eager / fx / jit-frozen, onnxruntime
+    # (the backends' own objects) vs LiteRT
     .venv/bin/python bench/blazepose_cpu.py models --threads 1 2
     # tracking mode on the clips (decode excluded), ours and MediaPipe's own graph frame by frame
     # in turn in this process; mediapipe comes from a separate venv (never installed here)
@@ -25,6 +26,7 @@ import os
 import platform
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import cv2
@@ -96,9 +98,10 @@ def model_inputs(frames: list[np.ndarray], pose, count: int) -> dict[str, np.nda
     det_in, lm_in = [], []
     for frame in frames[:: max(1, len(frames) // count)][:count]:
         h, w = frame.shape[:2]
-        det_in.append(pose._crops(frame, letterbox_roi(w, h), det.INPUT_SIZE, "zero", -1, 1))
+        prepared = pose.prepare(frame)
+        det_in.append(pose._crops(prepared, letterbox_roi(w, h), det.INPUT_SIZE, "zero", -1, 1))
         rois = pose.detect(frame) or [pose.detect(frames[0])[0]]
-        lm_in.append(pose._crops(frame, rois_to_array(rois[:1]), 256, "replicate", 0, 1))
+        lm_in.append(pose._crops(prepared, rois_to_array(rois[:1]), 256, "replicate", 0, 1))
     return {"pose_detection": torch.cat(det_in).numpy(),
             "pose_landmark_full": torch.cat(lm_in).numpy()}
 
@@ -116,12 +119,19 @@ def bench_models(args) -> dict:
     results = {"machine": machine(), "kind": "models", "rows": []}
     for threads in args.threads:
         torch.set_num_threads(threads)
-        pose = BlazePose(num_threads=threads)
+        pose = BlazePose(num_threads=threads, backend="torch")
+        ort_pose = BlazePose(num_threads=threads, backend="onnxruntime")
         inputs = model_inputs(frames, pose, 16)
         for name, x_all in inputs.items():
             outs = LANDMARK_OUTPUTS if name == "pose_landmark_full" else None
             eager = TFLiteGraph(paths[name], outputs=outs).eval()
-            frozen = pose.landmark_net if name == "pose_landmark_full" else pose.detector_net
+            landmarks = name == "pose_landmark_full"
+            fx = pose.landmark_net if landmarks else pose.detector_net
+            ort_net = ort_pose.landmark_net if landmarks else ort_pose.detector_net
+            with warnings.catch_warnings():   # the deprecated path, measured for the record
+                warnings.simplefilter("ignore", DeprecationWarning)
+                frozen = torch.jit.freeze(torch.jit.trace(
+                    eager, torch.from_numpy(x_all[:1])).eval())
             interp = Interpreter(model_path=str(paths[name]), num_threads=threads)
             interp.allocate_tensors()
             inp = interp.get_input_details()[0]["index"]
@@ -133,7 +143,11 @@ def bench_models(args) -> dict:
 
             for batch in (1, 4):
                 runtimes = {"torch eager": lambda x, m=eager: m(torch.from_numpy(x)),
-                            "torch frozen": lambda x, m=frozen: m(torch.from_numpy(x)),
+                            "torch fx (backend torch)": lambda x, m=fx: m(torch.from_numpy(x)),
+                            "torch jit frozen (deprecated)":
+                                lambda x, m=frozen: m(torch.from_numpy(x)),
+                            "onnxruntime (backend onnxruntime)":
+                                lambda x, m=ort_net: m(torch.from_numpy(x)),
                             "LiteRT": litert}
                 times = {k: [] for k in runtimes}
                 with torch.no_grad():
@@ -206,10 +220,10 @@ class TorchTracker:
     """
 
     def __init__(self, threads: int, smooth_aux: bool = True, retry_lost: bool = False,
-                 fps: float = 30.0) -> None:
+                 fps: float = 30.0, backend: str = "torch") -> None:
         from pose_ros.models.blazepose import BlazePose
 
-        self.pose = BlazePose(num_threads=threads)
+        self.pose = BlazePose(num_threads=threads, backend=backend)
         self.roi = None
         self.detections = 0
         self.retry_lost = retry_lost
@@ -267,7 +281,8 @@ class MediaPipeTracker:
 def make_tracker(runtime: str, threads: int):
     if runtime == "mediapipe":
         return MediaPipeTracker(threads)
-    return TorchTracker(threads, smooth_aux=True, retry_lost=runtime == "torch")
+    return TorchTracker(threads, smooth_aux=True, retry_lost=runtime != "torch-mp",
+                        backend="onnxruntime" if runtime == "onnxruntime" else "torch")
 
 
 def bench_track(args) -> dict:
@@ -331,8 +346,10 @@ def main() -> None:
     models.add_argument("--reps", type=int, default=40)
     track = sub.add_parser("track", help="tracking-mode throughput on the clips")
     track.add_argument(
-        "--runtimes", nargs="+", choices=("torch", "torch-mp", "mediapipe"), default=["torch"],
-        help="torch: ours, with a same-frame re-detection when the person is lost; torch-mp: "
+        "--runtimes", nargs="+", choices=("torch", "onnxruntime", "torch-mp", "mediapipe"),
+        default=["torch"],
+        help="torch / onnxruntime: ours on that backend, with a same-frame re-detection when "
+             "the person is lost; torch-mp: "
              "ours with exactly MediaPipe's policy (re-detect on the next frame); mediapipe: "
              "mp.solutions.pose (needs mediapipe importable, see --mediapipe-site)")
     track.add_argument("--mediapipe-site", type=Path,
@@ -349,7 +366,7 @@ def main() -> None:
     args = parser.parse_args()
     if not VIDEO_DIR.is_dir():
         raise SystemExit(f"{VIDEO_DIR} not found: the benchmark needs the shared video clips")
-    if args.what == "track" and "torch" in "".join(args.runtimes):
+    if args.what == "track" and set(args.runtimes) - {"mediapipe"}:
         import torch  # noqa: F401  load torch, numpy, cv2 from this venv first
 
         from pose_ros.models import blazepose  # noqa: F401

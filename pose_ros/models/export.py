@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import copy
 import hashlib
 import io
 import json
@@ -35,6 +36,7 @@ from torch import nn
 from pose_ros.errors import PoseRosError
 
 OPSET = 18
+EXPORT_REVISION = 2   # bump when the exported graph changes: it keys the cache with the code
 MAX_BATCH = 64
 INPUT_NAME = "input"
 _EXECUTOR_FILES = ("tflite_graph.py", "tflite_ops.py")   # what the exported graph comes from
@@ -84,7 +86,7 @@ def export_onnx(module: nn.Module, example: torch.Tensor, path: Path, *,
                 output_names: list[str], fp16: bool = False) -> None:
     """Write `module` (one input, batch first) to `path` with a dynamic batch dimension."""
     import_export_deps()
-    module = _Single(module.float().eval().cpu()).eval()
+    module = _Single(_as_convolutions(module).float().eval().cpu()).eval()
     example = example.float().cpu()
     if len(example) < 2:   # an example of batch 1 would make torch.export fix the batch at 1
         example = example.expand(2, *example.shape[1:]).contiguous()
@@ -122,6 +124,17 @@ def _save(model, path: Path) -> None:
             os.unlink(tmp)
 
 
+def _as_convolutions(module: nn.Module) -> nn.Module:
+    """A copy whose 1x1 convolutions are Conv ops, not the channels-last GEMMs torch runs
+    fastest: exported as GEMMs they become Transpose + MatMul + Transpose (115 Transposes in the
+    detector), which onnxruntime and TensorRT cannot fuse with the activation."""
+    module = copy.deepcopy(module)
+    for m in module.modules():
+        if getattr(m, "pointwise", False):
+            m.pointwise = False
+    return module
+
+
 @contextlib.contextmanager
 def _quiet_exporter():
     """The exporter prints its progress on stdout, logs that torchvision's ops are not
@@ -140,7 +153,7 @@ def _quiet_exporter():
 
 def _executor_digest() -> str:
     here = Path(__file__).parent
-    h = hashlib.sha256(f"{torch.__version__} opset {OPSET}".encode())
+    h = hashlib.sha256(f"{torch.__version__} opset {OPSET} r{EXPORT_REVISION}".encode())
     for name in _EXECUTOR_FILES:
         h.update((here / name).read_bytes())
     return h.hexdigest()
