@@ -51,12 +51,13 @@ def _torch_modules():
     from pose_ros.models.lifter import Lifter
     from pose_ros.models.tflite_graph import TFLiteGraph
 
+    lifter = Lifter.load().model
     return {
         "detector": (TFLiteGraph(store.model_path("pose_detection", allow_download=False)),
                      torch.rand(3, 224, 224, 3) * 2 - 1),
         "landmarks": (TFLiteGraph(store.model_path("pose_landmark_full", allow_download=False),
                                   outputs=LANDMARK_OUTPUTS), torch.rand(3, 256, 256, 3)),
-        "lifter": (Lifter.load().model, torch.randn(3, 27, 17, 3)),
+        "lifter": (lifter, torch.randn_like(lifter.example_input(3))),
     }
 
 

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 BACKENDS = ("auto", "torch", "onnxruntime", "onnxruntime-cpu", "onnxruntime-cuda",
             "onnxruntime-tensorrt")
 OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
-MAX_TRT_BATCH = 8   # TensorRT builds one engine for batches 1..MAX_TRT_BATCH (max_people <= 8)
+MAX_TRT_BATCH = 8   # TensorRT's engines take batches 1..8; larger batches run in chunks
 
 
 @dataclass(frozen=True)
@@ -202,6 +202,9 @@ class OrtNetwork:
 
     def __call__(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x = x.to(torch.float32).contiguous()
+        if self.provider == "TensorrtExecutionProvider" and len(x) > MAX_TRT_BATCH:
+            parts = [self(x[i:i + MAX_TRT_BATCH]) for i in range(0, len(x), MAX_TRT_BATCH)]
+            return tuple(torch.cat(outs) for outs in zip(*parts, strict=True))
         if self.device.type == "cpu":
             outs = self.session.run(self.output_names, {self.input_name: x.numpy()})
             return tuple(torch.from_numpy(o) for o in outs)

@@ -218,9 +218,9 @@ def export_models(out_dir: Path, *, fp16: bool = False, detector_model: str = "p
     lm_path = store.model_path(landmark_model, allow_download=allow_download)
     lifter = Lifter.load(lifter_model, receptive_field=receptive_field)
     rf = lifter.receptive_field
-    lifter_example = (lifter.model.example_input(verify_batch)
-                      if hasattr(lifter.model, "example_input")
-                      else torch.rand(verify_batch, rf, 17, 3))
+    lifter_example = torch.randn_like(   # random values of the model's own input shape
+        lifter.model.example_input(verify_batch) if hasattr(lifter.model, "example_input")
+        else torch.zeros(verify_batch, rf, 17, 3))
     lifter_source = Path(lifter_model) if lifter_model else None
     jobs = [
         ("detector", TFLiteGraph(det_path), det_path,
