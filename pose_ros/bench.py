@@ -25,7 +25,12 @@ import numpy as np
 from pose_ros.errors import PoseRosError
 from pose_ros.eval.report import environment, table_stages, write_json
 from pose_ros.io.sources import Frame, Source, open_source
-from pose_ros.pipeline import PipelineConfig, PoseEstimator, add_runtime_arguments
+from pose_ros.pipeline import (
+    PipelineConfig,
+    PoseEstimator,
+    add_detection_arguments,
+    add_runtime_arguments,
+)
 from pose_ros.stage3d import POSE3D_SOURCES
 
 STAGES = ("decode", "detect", "landmarks", "tracking", "lift", "placement", "smoothing",
@@ -273,6 +278,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-people", type=int, default=PipelineConfig.max_people)
     parser.add_argument("--detect-every", type=int, dest="detect_every_n_frames",
                         default=PipelineConfig.detect_every_n_frames)
+    add_detection_arguments(parser)
     parser.add_argument("--fps", type=float, default=30.0, help="image folders: frame rate "
                         "that sets the stamps (default 30)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -46,6 +46,13 @@ _PIPELINE_DOCS: dict[str, tuple[str, dict]] = {
     "max_people": ("at most this many people per frame", {"min_value": 1, "max_value": 100}),
     "detect_every_n_frames": ("run the detector at least every N frames while people are "
                               "tracked (newcomers)", {"min_value": 1, "max_value": 10000}),
+    "tile_levels": ("levels of overlapping square tiles the person detector also searches, "
+                    "for people too small for it in the whole frame (level 1: tiles of the "
+                    "image's short side, finds people down to ~0.3 x it; level 2: half that; "
+                    "0: whole frame only)", {"min_value": 0, "max_value": 4}),
+    "tile_every_n_frames": ("search one tile every N frames, round robin, skipping tiles "
+                            "tracked people cover (all tiles on the first frame)",
+                            {"min_value": 1, "max_value": 10000}),
     "skeleton": ("published keypoint set", {"choices": ("coco17", "blazepose33")}),
     "enable_3d": ("lift to 3D and place people in the camera frame", {}),
     "pose3d": ("where each person's 3D comes from: 'lifter' (temporal lifter on 2D), 'world' "

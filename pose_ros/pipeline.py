@@ -30,6 +30,7 @@ import numpy as np
 from pose_ros.errors import PoseRosError
 from pose_ros.filters import OneEuroParams
 from pose_ros.models.backends import BACKENDS
+from pose_ros.models.roi import Roi
 from pose_ros.person import DepthSource, Person
 from pose_ros.person_state import PersonState, PersonStates
 from pose_ros.skeleton import (
@@ -54,6 +55,12 @@ STAGES = ("detect", "landmarks", "track", "lift", "place", "smooth", "total")
 TIMING_WINDOW = 10_000      # per-stage samples kept for the summary (memory stays flat)
 DUPLICATE_AGREEMENT = 0.5   # results agreeing on this fraction of joints are one person
 DUPLICATE_ROI_IOU = 0.5     # a detection overlapping a tracked ROI this much is that person
+# A detection's result lying this much inside a tracked person's box is that person again: the
+# detector re-fires on a tracked person with a misplaced ROI (raised arms, a ball) and the
+# landmark model then draws a second, wrong skeleton over them that agrees on no joint.
+REDETECTION_INSIDE = 0.6
+REDETECTION_HOLDS = 0.8     # a detector ROI holding this much of a tracked ROI ...
+REDETECTION_SCALE = 2.0     # ... at up to this many times its size is that person again
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,11 @@ class PipelineConfig:
         presence_threshold: minimum landmark-model pose presence for a person to count.
         max_people: at most this many people are processed per frame.
         detect_every_n_frames: run the detector at least this often while people are tracked.
+        tile_levels: levels of square tiles the detector also searches for people too small
+            for it in the whole frame (0: whole frame only; detection.py says what each level
+            finds).
+        tile_every_n_frames: one tile is searched every this many frames (all of them on the
+            first frame after a reset).
         skeleton: published keypoint set, "coco17" or "blazepose33".
         enable_3d: lift to 3D and place in the camera.
         pose3d: where each person's 3D comes from (stage3d.py): "lifter" (temporal lifter on
@@ -101,6 +113,8 @@ class PipelineConfig:
     presence_threshold: float = 0.5
     max_people: int = 5
     detect_every_n_frames: int = 10
+    tile_levels: int = 2
+    tile_every_n_frames: int = 4
     skeleton: str = "coco17"
     enable_3d: bool = True
     pose3d: str = "lifter"
@@ -129,9 +143,10 @@ class PipelineConfig:
         for name in ("detection_threshold", "presence_threshold"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} {getattr(self, name)} (must be in [0, 1])")
-        if self.max_people < 1 or self.detect_every_n_frames < 1 or self.num_threads < 0:
-            problems.append("max_people and detect_every_n_frames must be >= 1, "
-                            "num_threads >= 0")
+        if (self.max_people < 1 or self.detect_every_n_frames < 1 or self.num_threads < 0
+                or self.tile_every_n_frames < 1 or self.tile_levels < 0):
+            problems.append("max_people, detect_every_n_frames and tile_every_n_frames must "
+                            "be >= 1, num_threads and tile_levels >= 0")
         if problems:
             raise PoseRosError("invalid pipeline configuration: " + "; ".join(problems))
         self.one_euro()       # validates the smoothing parameters
@@ -183,6 +198,40 @@ def add_runtime_arguments(parser, *, compare_backends: bool = False) -> None:
                         help="never download models; fail if they are not cached")
 
 
+def add_detection_arguments(parser) -> None:
+    """The multi-scale detector's flags (run, bench, eval): --tile-levels, --tile-every."""
+    parser.add_argument("--tile-levels", type=int, default=PipelineConfig.tile_levels,
+                        help="levels of overlapping tiles the person detector also searches "
+                        "for small people (0: whole frame only; default %(default)s)")
+    parser.add_argument("--tile-every", type=int, dest="tile_every_n_frames",
+                        default=PipelineConfig.tile_every_n_frames,
+                        help="search one tile every N frames (all tiles on the first frame; "
+                        "default %(default)s)")
+
+
+def redetections(found: list[Roi], tracked: list[Roi]) -> np.ndarray:
+    """(N,) whether each detector ROI is a tracked person's again: it overlaps a tracked ROI
+    (IoU >= DUPLICATE_ROI_IOU), or holds one whole at up to REDETECTION_SCALE x its size. The
+    second kind is the detector re-firing on a tracked person with a loose, misplaced ROI
+    (arms raised over the head, a ball): the landmark model then draws a second, wrong
+    skeleton over that person that agrees with theirs on no joint, so it took a new id (on the
+    basketball clip in ../shared/data/video)."""
+    a, b = roi_boxes(found), roi_boxes(tracked)
+    size_ratio = (a[:, 2] - a[:, 0])[:, None] / np.maximum(b[:, 2] - b[:, 0], 1e-9)[None, :]
+    holds = box_inside(np.vstack([b, a]))[:len(b), len(b):].T          # (N found, M tracked)
+    return ((box_iou(a, b) >= DUPLICATE_ROI_IOU)
+            | ((holds >= REDETECTION_HOLDS) & (size_ratio <= REDETECTION_SCALE))).any(axis=1)
+
+
+def box_inside(boxes: np.ndarray) -> np.ndarray:
+    """(N, 4) boxes -> (N, N): the share of box i's area that lies inside box j."""
+    lo = np.maximum(boxes[:, None, :2], boxes[None, :, :2])
+    hi = np.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
+    inter = np.clip(hi - lo, 0, None).prod(axis=2)
+    area = np.clip(boxes[:, 2:] - boxes[:, :2], 0, None).prod(axis=1)
+    return inter / np.maximum(area, 1e-9)[:, None]
+
+
 def roi_boxes(rois) -> np.ndarray:
     """(N, 4) axis-aligned boxes of square ROIs (rotation ignored: used for overlap only)."""
     if not rois:
@@ -197,6 +246,7 @@ class PoseEstimator:
     (`states`: track id -> PersonState); one instance per camera stream."""
 
     def __init__(self, config: PipelineConfig | None = None) -> None:
+        from pose_ros.detection import MultiScaleDetector
         from pose_ros.models.blazepose import BlazePose
 
         self.config = config = config or PipelineConfig()
@@ -212,6 +262,8 @@ class PoseEstimator:
             allow_download=config.allow_download, num_threads=config.num_threads or None,
             backend=config.backend)
         self.backend = self.blazepose.backend
+        self.detector = MultiScaleDetector(self.blazepose, tile_levels=config.tile_levels,
+                                           tile_every_n_frames=config.tile_every_n_frames)
         self._from_blazepose = (np.arange(BLAZEPOSE33.num_keypoints)
                                 if self.topology is BLAZEPOSE33 else BLAZEPOSE33_TO_COCO17)
         self._from_lifter = lifter_to_topology(self.topology)
@@ -224,6 +276,7 @@ class PoseEstimator:
         """Forget all tracks (ids restart at 1) and the timing history: a new run."""
         self.tracker.reset()
         self.states.clear()
+        self.detector.reset()
         self._frames_since_detection = 0
         self._lost_last_frame = False
         self.last_timings_ms: dict[str, float] = {}
@@ -300,15 +353,17 @@ class PoseEstimator:
         tracked = [t for t in self.tracker.active if self.states[t.track_id].roi is not None]
         tracked = sorted(tracked, key=lambda t: t.track_id)[: self.config.max_people]
         rois = [self.states[t.track_id].roi for t in tracked]
+        height, width = frame.shape[:2]
+        tiles = self.detector.due_tiles(width, height, roi_boxes(rois))
         detected = self._needs_detection()
-        if detected:
-            rois += self._detect(frame, rois)
+        if detected or len(tiles):
+            rois += self._detect(frame, rois, detected, tiles)
         with self._stage("landmarks"):
             results = self.blazepose.landmarks(frame, rois) if rois else []
         origins = tracked + [None] * (len(results) - len(tracked))
         keep = [i for i, r in enumerate(results) if r.presence >= self.config.presence_threshold]
         if not detected and len(keep) < len(results):
-            found = self._detect(frame, [rois[i] for i in keep])
+            found = self._detect(frame, [rois[i] for i in keep], True, ())
             if found:
                 with self._stage("landmarks"):
                     results += self.blazepose.landmarks(frame, found)
@@ -318,14 +373,15 @@ class PoseEstimator:
         self._frames_since_detection += 1
         return [results[i] for i in keep], [origins[i] for i in keep]
 
-    def _detect(self, frame, rois: list) -> list:
-        """Detector ROIs of people not already covered by `rois`, up to max_people in all."""
+    def _detect(self, frame, rois: list, whole_frame: bool = True, tiles=()) -> list:
+        """Detector ROIs (whole frame and/or tiles, detection.py) of people not already
+        tracked in `rois` (redetections), up to max_people in all."""
         with self._stage("detect"):
-            found = self.blazepose.detect(frame)
-        self._frames_since_detection = 0
+            found = self.detector.detect(frame, whole_frame, np.asarray(tiles, int)).rois
+        if whole_frame:
+            self._frames_since_detection = 0
         if found and rois:
-            overlap = box_iou(roi_boxes(found), roi_boxes(rois)).max(axis=1)
-            found = [r for r, o in zip(found, overlap, strict=True) if o < DUPLICATE_ROI_IOU]
+            found = [r for r, d in zip(found, redetections(found, rois), strict=True) if not d]
         return found[: max(self.config.max_people - len(rois), 0)]
 
     def _track(self, results, origins: list[Track | None], stamp_s: float) -> list[Track]:
@@ -346,10 +402,13 @@ class PoseEstimator:
             column = {id(t): c for c, t in enumerate(self.tracker.tracks)}
             own = [sim[i, column[id(o)]] if o is not None else -1.0
                    for i, o in enumerate(origins)]
+            tracked = np.array([o is not None for o in origins])
+            same = (same >= DUPLICATE_AGREEMENT) | (
+                ~tracked[:, None] & tracked[None, :] & (box_inside(boxes) >= REDETECTION_INSIDE))
             order = sorted(range(len(results)), key=lambda i: (-own[i], -results[i].presence))
             kept: list[int] = []
             for i in order:
-                if all(same[i, j] < DUPLICATE_AGREEMENT for j in kept):
+                if not same[i, kept].any():
                     kept.append(i)
             kept.sort()
             results = [results[i] for i in kept]

@@ -25,7 +25,12 @@ from pose_ros.input_policy import InputPolicy
 from pose_ros.io.sinks import Sinks, output_paths, prepare_outputs
 from pose_ros.io.sources import Frame, Source, open_source
 from pose_ros.person import FramePoses
-from pose_ros.pipeline import PipelineConfig, PoseEstimator, add_runtime_arguments
+from pose_ros.pipeline import (
+    PipelineConfig,
+    PoseEstimator,
+    add_detection_arguments,
+    add_runtime_arguments,
+)
 from pose_ros.stage3d import POSE3D_SOURCES
 
 
@@ -154,6 +159,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detect-every", type=int, dest="detect_every_n_frames",
                         default=PipelineConfig.detect_every_n_frames,
                         help="run the person detector at least every N frames")
+    add_detection_arguments(parser)
     parser.add_argument("--no-smoothing", dest="smoothing", action="store_false")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 

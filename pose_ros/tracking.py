@@ -116,6 +116,15 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(area_a + area_b - inter, 1e-9)
 
 
+def centre_similarity(boxes: np.ndarray, ref_boxes: np.ndarray) -> np.ndarray:
+    """(N, 4), (M, 4) -> (N, M): 1 - distance between box centres / the reference box's
+    longer side, clipped at 0 (1: same place; 0: a body length away or more)."""
+    centre = (boxes[:, None, :2] + boxes[:, None, 2:]) / 2
+    ref_centre = (ref_boxes[None, :, :2] + ref_boxes[None, :, 2:]) / 2
+    size = np.maximum((ref_boxes[:, 2:] - ref_boxes[:, :2]).max(axis=1), 1.0)[None, :]
+    return np.clip(1.0 - np.linalg.norm(centre - ref_centre, axis=-1) / size, 0.0, 1.0)
+
+
 def oks(a: np.ndarray, b: np.ndarray, areas_b: np.ndarray, sigmas: np.ndarray,
         min_score: float) -> np.ndarray:
     """Object keypoint similarity, (N, K, 3) vs (M, K, 3) -> (N, M).
@@ -187,8 +196,17 @@ class Tracker:
         if self.params.metric == "iou":
             return box_iou(np.asarray(bboxes_px, np.float64), track_boxes)
         areas = (track_boxes[:, 2] - track_boxes[:, 0]) * (track_boxes[:, 3] - track_boxes[:, 1])
-        return oks(np.asarray(keypoints, np.float64), track_kps, areas,
-                   self._sigmas(keypoints.shape[1]), self.params.min_keypoint_score)
+        sim = oks(np.asarray(keypoints, np.float64), track_kps, areas,
+                  self._sigmas(keypoints.shape[1]), self.params.min_keypoint_score)
+        # A lost track's pose is frames old and moved by a stale velocity: OKS against it is ~0
+        # even for the same person found again a step away (on the basketball clip re-found
+        # people took new ids this way), so a box centre near its last one also counts.
+        lost = np.array([t.state is TrackState.LOST for t in self.tracks])
+        if lost.any():
+            last = np.stack([t.bbox_px for t in self.tracks]).astype(np.float64)
+            sim = np.where(lost[None, :], np.maximum(sim, centre_similarity(
+                np.asarray(bboxes_px, np.float64), last)), sim)
+        return sim
 
     def update(self, keypoints: np.ndarray, bboxes_px: np.ndarray, scores: np.ndarray,
                stamp_s: float, origins: list[Track | None] | None = None) -> Update:

@@ -167,3 +167,20 @@ def test_errors_are_pelvis_relative_in_mm():
 def test_causal_windows_restart_per_sequence():
     windows = causal_windows(np.array([0, 0, 0, 5, 5]), 3)
     assert windows.tolist() == [[0, 0, 0], [0, 0, 1], [0, 1, 2], [3, 3, 3], [3, 3, 4]]
+
+
+def test_recall_by_height_buckets_found_people():
+    """tiny_gt's people are 300, 260 and 330 px tall: all in 256-512; moving one person's
+    prediction far off loses them."""
+    from pose_ros.eval.datasets import KeypointDataset
+    from pose_ros.eval.recall import recall_by_height
+
+    gt = tiny_gt()
+    ds = KeypointDataset(name="tiny", topology=COCO17, images=gt["images"],
+                         annotations=gt["annotations"])
+    found = recall_by_height(ds, predictions_from(gt))
+    assert found["256-512px"] == {"people": 3, "found": 3, "recall": 1.0}
+    assert found["0-128px"] == {"people": 0, "found": 0, "recall": None}
+    preds = predictions_from(gt)
+    preds[0].keypoints[:, :2] += 200.0
+    assert recall_by_height(ds, preds)["all"] == {"people": 3, "found": 2, "recall": 2 / 3}

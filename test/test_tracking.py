@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pose_ros.tracking import Tracker, TrackerParams, TrackState, box_iou, oks
+from pose_ros.tracking import (
+    Tracker,
+    TrackerParams,
+    TrackState,
+    box_iou,
+    centre_similarity,
+    oks,
+)
 
 # A standing person in COCO-17 order, in units of body height, feet at y = 0, centred on x = 0.
 _TEMPLATE = np.array([
@@ -102,6 +109,34 @@ def test_lost_track_reacquired_with_same_id():
         tracker.update(*frame([]), f / 30)
     up = tracker.update(*frame([person(350, 400, 300)]), 10 / 30)
     assert up.tracks[0].track_id == 1 and up.tracks[0].state is TrackState.CONFIRMED
+
+
+def test_lost_track_found_again_after_a_turn_keeps_its_id():
+    """A walker fast to the right is lost for 12 frames, then found a short step from where
+    they were last seen, walking back: the coasting prediction is far off (OKS ~0), but the
+    last box's centre is near, so the id is kept (the basketball clip's re-found players took
+    new ids here)."""
+    tracker = Tracker(TrackerParams(max_age_frames=30, min_hits=1))
+    for f in range(5):
+        tracker.update(*frame([person(300 + 20 * f, 400, 150)]), f / 30)
+    for f in range(5, 17):
+        tracker.update(*frame([]), f / 30)
+    back = frame([person(350, 400, 150)])
+    assert tracker.similarity(back[0], back[1], 17 / 30).max() >= 0.3
+    up = tracker.update(*back, 17 / 30)
+    assert up.tracks[0].track_id == 1
+    # someone two body lengths away is not that person
+    tracker = Tracker(TrackerParams(max_age_frames=30, min_hits=1))
+    tracker.update(*frame([person(300, 400, 150)]), 0.0)
+    tracker.update(*frame([]), 1 / 30)
+    assert tracker.update(*frame([person(600, 400, 150)]), 2 / 30).tracks[0].track_id == 2
+
+
+def test_centre_similarity():
+    ref = np.array([[100.0, 100.0, 150.0, 300.0]])      # 200 px tall
+    boxes = np.array([[100.0, 100.0, 150.0, 300.0], [150.0, 100.0, 200.0, 300.0],
+                      [400.0, 100.0, 450.0, 300.0]])
+    np.testing.assert_allclose(centre_similarity(boxes, ref)[:, 0], [1.0, 0.75, 0.0])
 
 
 def test_ids_never_reused_and_memory_bounded_over_10000_frames():

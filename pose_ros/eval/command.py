@@ -16,8 +16,15 @@ from pathlib import Path
 
 from pose_ros.errors import PoseRosError
 from pose_ros.eval.coco import GT_BOX_SCALE, LIMB_JOINTS, PCK_ALPHA, PROTOCOLS
-from pose_ros.eval.report import environment, file_sha256, table_2d, table_3d, write_json
-from pose_ros.pipeline import add_runtime_arguments
+from pose_ros.eval.report import (
+    environment,
+    file_sha256,
+    table_2d,
+    table_3d,
+    table_recall,
+    write_json,
+)
+from pose_ros.pipeline import add_detection_arguments, add_runtime_arguments
 from pose_ros.skeleton import COCO17, DATASET_TOPOLOGIES, H36M17
 from pose_ros.tracking import COCO17_SIGMAS
 
@@ -41,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     gt.add_argument("--max-people", type=int, default=20,
                     help="people per image, end_to_end (default 20)")
     gt.add_argument("--detection-threshold", type=float, default=0.5)
+    add_detection_arguments(gt)
     three = parser.add_argument_group("3D (lifter)")
     three.add_argument("--bvh", metavar="DIR", help="BVH takes, scored through the lifter's "
                        "virtual-camera protocol")
@@ -69,11 +77,12 @@ def _eval_2d(args: argparse.Namespace, out) -> dict:
     config = eval_pipeline_config(
         device=args.device, precision=args.precision, num_threads=args.num_threads,
         allow_download=args.allow_download, max_people=args.max_people,
-        detection_threshold=args.detection_threshold)
+        detection_threshold=args.detection_threshold, tile_levels=args.tile_levels,
+        tile_every_n_frames=args.tile_every_n_frames)
     estimator = PoseEstimator(config)
     report, predictions = evaluate_2d(datasets, estimator, args.protocol,
                                       progress=not args.quiet)
-    for line in table_2d(report):
+    for line in table_2d(report) + [""] + table_recall(report):
         print(line, file=out)
     if args.predictions:
         write_json(args.predictions, {proto: [Prediction.coco_result(p) for p in preds]

@@ -29,6 +29,7 @@ from pose_ros.eval.coco import (
     torso_normalizer,
 )
 from pose_ros.eval.datasets import KeypointDataset, merge
+from pose_ros.eval.recall import recall_by_height
 from pose_ros.pipeline import PipelineConfig
 
 EVAL_MAX_PEOPLE = 20   # a frame of a crowd dataset can hold many people; the node default is 5
@@ -108,7 +109,8 @@ def pck_of(dataset: KeypointDataset, predictions: list[Prediction]) -> dict:
 
 def score(dataset: KeypointDataset, predictions: list[Prediction]) -> dict:
     return {**coco_keypoint_stats(dataset.coco_dict(), predictions),
-            "pck": pck_of(dataset, predictions), "predictions": len(predictions)}
+            "pck": pck_of(dataset, predictions), "predictions": len(predictions),
+            "recall_by_height": recall_by_height(dataset, predictions)}
 
 
 def evaluate_2d(datasets: list[KeypointDataset], estimator,

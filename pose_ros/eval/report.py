@@ -89,6 +89,25 @@ def table_2d(report: dict) -> list[str]:
     return lines
 
 
+def table_recall(report: dict) -> list[str]:
+    """Found / people per person-height bucket, end to end (eval/recall.py)."""
+    rows = list(report.get("datasets", {}).items())
+    if "all" in report:
+        rows.append(("all", report["all"]))
+    rows = [(name, r["end_to_end"]["recall_by_height"]) for name, r in rows
+            if "end_to_end" in r and "recall_by_height" in r["end_to_end"]]
+    if not rows:
+        return []
+    buckets = list(rows[0][1])
+    lines = ["People found end to end (OKS >= 0.5), by box height: found/people",
+             f"{'ground truth':<24} " + " ".join(f"{b:>11}" for b in buckets)]
+    for name, r in rows:
+        cells = [f"{r[b]['found']}/{r[b]['people']}" if r[b]["people"] else "-"
+                 for b in buckets]
+        lines.append(f"{name[:24]:<24} " + " ".join(f"{c:>11}" for c in cells))
+    return lines
+
+
 def table_3d(rows: list[tuple[str, dict]]) -> list[str]:
     """rows: (label, {"mpjpe_mm", "pmpjpe_mm", "poses"})."""
     lines = ["3D joints: pelvis-relative errors over the 17 lifter joints",

@@ -265,6 +265,22 @@ class BlazePose:
         return found.rois, found.scores
 
     @torch.no_grad()
+    def detect_regions(self, image: np.ndarray | FrameInput, regions: np.ndarray, *,
+                       bgr: bool = False
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The detector on square regions (N, 4: cx, cy, side, rotation; parts outside the
+        image read as zero, as the letterboxed frame's do) in one batch: every candidate
+        before NMS, in source pixels (blazepose_detector.candidates). pose_ros.detection runs
+        the frame and tiles of it through this and merges them with weighted_nms."""
+        frame = self.prepare(image, bgr=bgr)
+        regions = np.asarray(regions, np.float32).reshape(-1, 4)
+        x = self._crops(frame, regions, det.INPUT_SIZE, "zero", -1.0, 1.0)
+        raw_boxes, raw_scores = self.detector_net(x)
+        return det.candidates(raw_boxes, raw_scores, self._anchors,
+                              torch.from_numpy(regions).to(self.device),
+                              self.detection_threshold)
+
+    @torch.no_grad()
     def landmarks(self, image: np.ndarray | FrameInput, rois: list[Roi], *,
                   bgr: bool = False) -> list[PoseLandmarks]:
         """One PoseLandmarks per ROI, in order, from one batched forward pass.

@@ -99,6 +99,30 @@ def weighted_nms(scores: np.ndarray, boxes: np.ndarray, keypoints: np.ndarray,
             np.array(out_k, dtype=np.float32).reshape(count, NUM_KEYPOINTS, 2))
 
 
+def candidates(raw_boxes: torch.Tensor, raw_scores: torch.Tensor, anchors: torch.Tensor,
+               regions: torch.Tensor, threshold: float,
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Raw outputs of a batch of square regions (B, 4: cx, cy, side, rotation) -> every anchor
+    scoring >= threshold, before NMS, in source pixels: scores (M,), boxes (M, 4),
+    keypoints (M, 4, 2) and the region index of each (M,). Candidates of several regions (the
+    letterboxed frame and tiles of it) then go through one weighted_nms together."""
+    scores, boxes, keypoints = decode(raw_boxes.float(), raw_scores.float(), anchors)
+    region, anchor = torch.nonzero(scores >= threshold, as_tuple=True)
+    pts = torch.cat([boxes[region, anchor].reshape(-1, 2, 2), keypoints[region, anchor]], dim=1)
+    pts_px = project_to_source(pts, regions[region].float()).cpu().numpy()
+    return (scores[region, anchor].cpu().numpy(), pts_px[:, :2].reshape(-1, 4),
+            pts_px[:, 2:], region.cpu().numpy())
+
+
+def detections(scores: np.ndarray, boxes_px: np.ndarray, keypoints_px: np.ndarray
+               ) -> Detections:
+    """Candidates in source pixels (from any number of regions) -> people, best first:
+    weighted NMS, then each person's ROI (pose_detection_to_roi)."""
+    scores, boxes_px, keypoints_px = weighted_nms(scores, boxes_px, keypoints_px)
+    return Detections(scores=scores, boxes_px=boxes_px, keypoints_px=keypoints_px,
+                      rois=rois_from_points(keypoints_px[:, 0], keypoints_px[:, 1]))
+
+
 def postprocess(raw_boxes: torch.Tensor, raw_scores: torch.Tensor, anchors: torch.Tensor,
                 letterbox: torch.Tensor, threshold: float) -> Detections:
     """One image's raw detector outputs (batch 1) -> people in source pixels, best first."""

@@ -1,0 +1,118 @@
+"""Multi-scale detection: tile geometry, the tile budget, and a small person (a real photograph
+shrunk into a large frame) that only the tiles find, with the real BlazePose detector."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from pose_ros.detection import (
+    DETECTOR_MIN_FRACTION,
+    MIN_TILE_PX,
+    MultiScaleDetector,
+    tile_cores,
+    tile_regions,
+)
+from pose_ros.models import store
+
+
+def test_tiles_cover_the_image_level_by_level():
+    tiles = tile_regions(1280, 720, 2)
+    sides = sorted(set(tiles[:, 2].round().tolist()))
+    assert sides == [360.0, 720.0]
+    for side in sides:
+        level = tiles[tiles[:, 2].round() == side]
+        lo, hi = level[:, :2] - side / 2, level[:, :2] + side / 2
+        assert (lo >= -1e-3).all() and (hi[:, 0] <= 1280 + 1e-3).all()
+        assert (hi[:, 1] <= 720 + 1e-3).all()
+        # neighbours overlap by at least a third of the side: a person up to that size lies
+        # whole in some tile
+        xs, ys = np.unique(lo[:, 0].round(3)), np.unique(lo[:, 1].round(3))
+        assert np.diff(xs).max(initial=0) <= side * 2 / 3 + 1e-3
+        assert np.diff(ys).max(initial=0) <= side * 2 / 3 + 1e-3
+        assert xs[0] == 0 and xs[-1] + side == pytest.approx(1280)
+    assert (tiles[:, 3] == 0).all()
+
+
+def test_no_tiles_where_they_add_nothing():
+    assert len(tile_regions(640, 480, 0)) == 0
+    # a square image's level-1 tile is the whole frame: only level 2 is searched
+    assert set(tile_regions(480, 480, 2)[:, 2].round().tolist()) == {240.0}
+    # tiles are never upscaled past the limit: a 240-line image gets level 1 only
+    assert tile_regions(426, 240, 3)[:, 2].min() >= MIN_TILE_PX
+    assert set(tile_regions(426, 240, 3)[:, 2].round().tolist()) == {240.0}
+
+
+def test_tile_cores_of_a_level_partition_the_image():
+    width, height = 1280, 720
+    tiles = tile_regions(width, height, 2)
+    cores = tile_cores(tiles)
+    rng = np.random.default_rng(0)
+    points = rng.uniform([0, 0], [width, height], (2000, 2))
+    for side in np.unique(tiles[:, 2]):
+        level = cores[tiles[:, 2] == side]
+        inside = ((points[:, None] >= level[None, :, :2])
+                  & (points[:, None] < level[None, :, 2:])).all(axis=2)
+        assert (inside.sum(axis=1) == 1).all()
+
+
+def test_budget_all_tiles_first_then_one_every_n_frames_skipping_covered():
+    detector = MultiScaleDetector(None, tile_levels=2, tile_every_n_frames=3)
+    n = len(tile_regions(1280, 720, 2))
+    none = np.zeros((0, 4))
+    assert list(detector.due_tiles(1280, 720, none)) == list(range(n))
+    due = [list(detector.due_tiles(1280, 720, none)) for _ in range(9)]
+    assert due == [[], [], [0], [], [], [1], [], [], [2]]
+    # a tracked person's box over tile 3's centre: the round robin passes it over
+    centre = tile_regions(1280, 720, 2)[3, :2]
+    covered = np.array([[*(centre - 5), *(centre + 5)]])
+    due = [list(detector.due_tiles(1280, 720, covered)) for _ in range(3)]
+    assert due == [[], [], [4]]
+    detector.reset()
+    assert len(detector.due_tiles(1280, 720, none)) == n
+    with pytest.raises(ValueError):
+        MultiScaleDetector(None, tile_levels=-1)
+
+
+@pytest.fixture(scope="module")
+def blazepose():
+    pytest.importorskip("skimage", reason="scikit-image (test extra) ships the photograph")
+    try:
+        store.fetch_models()
+    except store.ModelStoreError as exc:
+        pytest.skip(f"BlazePose models not available: {exc}")
+    import torch
+
+    from pose_ros.models.blazepose import BlazePose
+
+    threads = torch.get_num_threads()
+    yield BlazePose()
+    torch.set_num_threads(threads)
+
+
+def test_small_person_found_by_the_tiles_only(blazepose):
+    """The astronaut photo at 180 px in a 1280 x 720 frame: 0.14 of the long side, below the
+    whole-frame detector's range (DETECTOR_MIN_FRACTION); level-2 tiles see it at 0.5."""
+    from pose_ros.io.demo import astronaut_bgr
+
+    photo = cv2.resize(astronaut_bgr(), (180, 180), interpolation=cv2.INTER_AREA)
+    frame = np.full((720, 1280, 3), 96, np.uint8)
+    frame[440:620, 860:1040] = photo
+    rgb = np.ascontiguousarray(frame[..., ::-1])
+    assert 180 / 1280 < DETECTOR_MIN_FRACTION
+    assert blazepose.detect(rgb) == []
+    detector = MultiScaleDetector(blazepose, tile_levels=2)
+    found = detector.detect(rgb, True, detector.due_tiles(1280, 720, np.zeros((0, 4))))
+    assert found.passes == 1 + len(tile_regions(1280, 720, 2))
+    # the views that saw the person (tiles of two levels) merged into one detection
+    assert len(found.rois) == 1, [r.center_px for r in found.rois]
+    for roi in found.rois:
+        assert 860 < roi.center_px[0] < 1040 and 440 < roi.center_px[1] < 720
+    people = blazepose.landmarks(rgb, found.rois[:1])
+    assert people[0].presence > 0.9
+    nose = people[0].keypoints_px[0]
+    assert 860 < nose[0] < 1040 and 440 < nose[1] < 620
+    # whole frame only (tile_levels 0): nobody, as MediaPipe
+    plain = MultiScaleDetector(blazepose, tile_levels=0)
+    assert plain.detect(rgb, True, plain.due_tiles(1280, 720, np.zeros((0, 4)))).rois == []
