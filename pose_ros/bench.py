@@ -97,6 +97,7 @@ class _Run:
         self.estimator = estimator
         self.samples: dict[str, list[float]] = {s: [] for s in STAGES}
         self.people: list[int] = []
+        self.track_ids: set[int] = set()
         self.cpu_ms: list[float] = []
 
     def frame(self, frame: Frame, decode_ms: float, decode_cpu_ms: float,
@@ -116,6 +117,7 @@ class _Run:
             self.samples[FROM_PIPELINE[name]].append(ms)
         self.samples["end_to_end"].append(decode_ms + timings["total"] + messages_ms)
         self.people.append(len(people_now))
+        self.track_ids.update(p.track_id for p in people_now)
         self.cpu_ms.append(decode_cpu_ms + (time.process_time() - cpu) * 1e3)
         return people_now
 
@@ -173,6 +175,8 @@ def benchmark(frames: Iterator[Frame], estimator: PoseEstimator | list[PoseEstim
         prof.export_chrome_trace(profile)
     reports = [_report(run.samples, run.people, run.cpu_ms, reference, ref_ms, ref_cpu_ms,
                        ref_found, diffs, rel_diffs) for run in runs]
+    for run, r in zip(runs, reports, strict=True):
+        r["track_ids"] = len(run.track_ids)
     report = dict(reports[0])
     report["backends"] = {_label(run.estimator): r for run, r in zip(runs, reports)}
     return report
@@ -181,7 +185,8 @@ def benchmark(frames: Iterator[Frame], estimator: PoseEstimator | list[PoseEstim
 def _label(estimator: PoseEstimator) -> str:
     net = estimator.blazepose.landmark_net
     return f"{estimator.backend} {estimator.config.precision}" + (
-        f" ({net.provider})" if hasattr(net, "provider") else "")
+        f" ({net.provider})" if hasattr(net, "provider") else "") + (
+        f" tiles {estimator.config.tile_levels}")
 
 
 def _chain_first(first, rest: Iterator) -> Iterator:
@@ -278,7 +283,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-people", type=int, default=PipelineConfig.max_people)
     parser.add_argument("--detect-every", type=int, dest="detect_every_n_frames",
                         default=PipelineConfig.detect_every_n_frames)
-    add_detection_arguments(parser)
+    add_detection_arguments(parser, compare=True)
     parser.add_argument("--fps", type=float, default=30.0, help="image folders: frame rate "
                         "that sets the stamps (default 30)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -316,8 +321,9 @@ def execute(args: argparse.Namespace, out=None) -> dict:
         with opener() as source:                # bad input fails here, before the models load
             description, total = source.description, source.num_frames
         backends = list(dict.fromkeys(args.backend))
-        configs = [config_from_args(argparse.Namespace(**{**vars(args), "backend": b}))
-                   for b in backends]
+        configs = [config_from_args(argparse.Namespace(**{**vars(args), "backend": b,
+                                                          "tile_levels": t}))
+                   for b in backends for t in dict.fromkeys(args.tile_levels)]
         estimators = [PoseEstimator(c) for c in configs]
         report = benchmark(looped(opener, args.loop), estimators, reference,
                            warmup=args.warmup, profile=args.profile,
@@ -356,6 +362,9 @@ def _print(report: dict, description: str, out) -> None:
     for name, run in report["backends"].items():
         if len(report["backends"]) > 1:
             print(f"--- backend {name}", file=out)
+        print(f"frames with people {run['people_per_frame']['frames_with_people']}, track ids "
+              f"{run['track_ids']}, people per frame {run['people_per_frame']['mean']:.2f}",
+              file=out)
         for line in table_stages(run["stages"], list(STAGES)):
             print(line, file=out)
         by_people = ", ".join(f"{n}: {t['p50_ms']:.1f} ms" for n, t in

@@ -108,7 +108,7 @@ class MultiScaleDetector:
         tile_every_n_frames: one tile is searched every this many frames (round robin).
     """
 
-    def __init__(self, blazepose, *, tile_levels: int = 2, tile_every_n_frames: int = 4) -> None:
+    def __init__(self, blazepose, *, tile_levels: int = 2, tile_every_n_frames: int = 10) -> None:
         if tile_levels < 0 or tile_every_n_frames < 1:
             raise ValueError("tile_levels must be >= 0 and tile_every_n_frames >= 1")
         self.blazepose = blazepose

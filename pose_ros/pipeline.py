@@ -114,7 +114,7 @@ class PipelineConfig:
     max_people: int = 5
     detect_every_n_frames: int = 10
     tile_levels: int = 2
-    tile_every_n_frames: int = 4
+    tile_every_n_frames: int = 10
     skeleton: str = "coco17"
     enable_3d: bool = True
     pose3d: str = "lifter"
@@ -198,11 +198,15 @@ def add_runtime_arguments(parser, *, compare_backends: bool = False) -> None:
                         help="never download models; fail if they are not cached")
 
 
-def add_detection_arguments(parser) -> None:
-    """The multi-scale detector's flags (run, bench, eval): --tile-levels, --tile-every."""
-    parser.add_argument("--tile-levels", type=int, default=PipelineConfig.tile_levels,
+def add_detection_arguments(parser, *, compare: bool = False) -> None:
+    """The multi-scale detector's flags (run, bench, eval): --tile-levels, --tile-every.
+    compare: --tile-levels takes several values (bench runs one pipeline per value)."""
+    default = PipelineConfig.tile_levels
+    parser.add_argument("--tile-levels", type=int, default=[default] if compare else default,
+                        nargs="+" if compare else None,
                         help="levels of overlapping tiles the person detector also searches "
-                        "for small people (0: whole frame only; default %(default)s)")
+                        "for small people (0: whole frame only; default %(default)s)"
+                        + ("; several: compared frame by frame in one run" if compare else ""))
     parser.add_argument("--tile-every", type=int, dest="tile_every_n_frames",
                         default=PipelineConfig.tile_every_n_frames,
                         help="search one tile every N frames (all tiles on the first frame; "
