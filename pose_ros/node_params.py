@@ -30,7 +30,8 @@ class ParamSpec:
 
 _PIPELINE_DOCS: dict[str, tuple[str, dict]] = {
     "device": ("'auto' (CUDA when available), 'cpu', 'cuda' or 'cuda:N'", {}),
-    "precision": ("2D network precision", {"choices": ("fp32", "fp16")}),
+    "precision": ("2D network precision; fp16 on CUDA only (refused on the CPU)",
+                  {"choices": ("fp32", "fp16")}),
     "num_threads": ("torch CPU threads; 0 = the library default (1, robust on a busy CPU)",
                     {"min_value": 0, "max_value": 256}),
     "backend": ("where the 2D networks run: 'auto' (onnxruntime on CPU when installed, else "
