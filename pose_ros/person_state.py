@@ -5,12 +5,14 @@ from one frame to the next lives here, in one typed object the pipeline owns:
 
 - `roi` and `roi_filter`: where to look for the person next frame (BlazePose tracking mode);
 - `landmarks`: the latest 2D model result (2D keypoints, world landmarks);
-- `lifter_stream`: the 3D lifter's temporal history;
+- `lifter_stream`: the 3D lifter's temporal history; `pose_filter`: the `world` 3D source's
+  smoothing of the pelvis-relative pose (stage3d.py);
 - `filters` and `filters_depth_source`: the One Euro filters of the published keypoints.
 
 A person who misses a frame loses what must not bridge a gap (`interrupt`): the ROI (it points
-where the person was), and the lifter history, so a track re-acquired after a gap starts a
-fresh temporal window instead of joining frames from before and after the gap in one window.
+where the person was), and the 3D source's history (lifter window, pose filter), so a track
+re-acquired after a gap starts a fresh temporal window instead of joining frames from before and
+after the gap in one window.
 States of tracks the tracker removed are dropped (`PersonStates.prune`), so memory stays flat.
 """
 
@@ -41,13 +43,14 @@ class PersonState:
     roi_filter: OneEuroFilter | None = None
     landmarks: PoseLandmarks | None = None
     lifter_stream: LifterStream | None = None
+    pose_filter: OneEuroFilter | None = None
     filters: PoseFilters | None = None
     filters_depth_source: DepthSource | None = None   # what the 3D filter's root means
 
     def interrupt(self) -> None:
         """The person was not found this frame: forget what must not bridge the gap."""
         self.roi = self.roi_filter = None
-        self.lifter_stream = None
+        self.lifter_stream = self.pose_filter = None
 
     def update_roi(self, result: PoseLandmarks, stamp_s: float) -> Roi:
         """Set and return the ROI to look for this person in the next frame, from the landmark

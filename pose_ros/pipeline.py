@@ -440,7 +440,7 @@ class PoseEstimator:
         keypoints_2d = np.stack([s.landmarks.keypoints_px[self._from_blazepose] for s in states])
         placed = None
         if self.stage3d is not None:
-            placed = self.stage3d(states, shape, camera, depth, self._stage)
+            placed = self.stage3d(states, shape, stamp_s, camera, depth, self._stage)
         people = []
         with self._stage("smooth"):
             for i, (track, state) in enumerate(tracks):

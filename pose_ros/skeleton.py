@@ -217,21 +217,24 @@ def lifter_world_from_blazepose33(world_m: np.ndarray) -> np.ndarray:
     """(..., 33, 3) BlazePose world landmarks -> (..., 17, 3) H36M17 joints, metres, pelvis at 0.
 
     BlazePose's world landmarks (PoseLandmarks.world_m) are metres, origin between its hip
-    landmarks, axes of the image (x right, y down, z away from the camera: the camera optical
-    frame's axes). Joints are made as for the lifter's 2D input (LIFTER_FROM_COCO17): limbs by
+    landmarks, in the axes of a camera looking along the ray to the person (x right, y down, z
+    along the ray: BlazePose sees a crop); models/lifter.normalize_world turns them onto the
+    camera's axes. Joints are made as for the lifter's 2D input (LIFTER_FROM_COCO17): limbs by
     name; pelvis = mid-hips, thorax = mid-shoulders, spine = midway, head = mid-ears, neck =
     midway thorax-head.
 
-    Joint definitions. The lifter's 3D, and so what the pipeline publishes, follows motion
-    capture: joints are the BVH skeleton's joint centres (train/bvh.py: hips = femur heads,
-    shoulders = glenohumeral joints, head = the head joint at the top of the neck, about level
-    with the ears), pelvis = midway between the hip joint centres. BlazePose's points are
-    surface landmarks in the style of COCO annotations (GHUM model fits): its hip landmarks sit
-    lateral to and below the hip joint centres (near the greater trochanters), so their width
-    is larger and the pelvis they define lies lower than the mocap pelvis (bench/README.md,
-    pose3d sources, has the measured widths). This map keeps BlazePose's definition: a network
-    fed these joints (the fused lifter) learns the offset; the `world` 3D source says what it
-    does about it (stage3d.py).
+    Joint definitions. Motion capture (the lifters' training data) gives joint centres: the BVH
+    skeleton's hips are the femur heads, shoulders the glenohumeral joints, head the head joint
+    at the top of the neck (about level with the ears); pelvis = midway between the hip joint
+    centres. BlazePose's points are surface landmarks in the style of COCO annotations: its hip
+    landmarks sit about 5 cm below the mocap hip joint centres (its trunk is
+    1.29 thighs long against 1.0 for mocap skeletons; pose_ros/train/pose_aug.py, measured on
+    real video by tools/measure_blazepose_world.py), so the pelvis they define is lower too.
+    This map keeps BlazePose's definition. What is published follows the 2D keypoints' own
+    points: `world` gives BlazePose's points as they are; lifters trained with the keypoint
+    definition augmentation (pose_aug.keypoint_definition: hips moved toward BlazePose's, the
+    same in input and target) give 3D that projects onto the 2D it came from; weights trained
+    before it follow the mocap joint centres (see the weights' metadata).
     """
     joints = np.einsum("jk,...kc->...jc", LIFTER_FROM_BLAZEPOSE33,
                        np.asarray(world_m, dtype=np.float32))

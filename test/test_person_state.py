@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from pose_ros.filters import OneEuroParams
+from pose_ros.filters import OneEuroFilter, OneEuroParams
 from pose_ros.models.lifter import LifterStream
 from pose_ros.models.roi import Roi
 from pose_ros.person import DepthSource
@@ -37,12 +37,13 @@ def test_steady_roi_ignores_jitter_and_follows_motion():
     assert abs(moving.center_px[0] - x) < 10
 
 
-def test_interrupt_forgets_roi_and_lifter_history_keeps_filters():
-    state = PersonState(track_id=3, lifter_stream=LifterStream())
+def test_interrupt_forgets_roi_and_3d_history_keeps_filters():
+    state = PersonState(track_id=3, lifter_stream=LifterStream(), pose_filter=OneEuroFilter())
     state.update_roi(landmarks(np.array([100.0, 200.0]), np.array([100.0, 80.0])), 0.0)
     filters = state.pose_filters(OneEuroParams(), DepthSource.MONOCULAR)
     state.interrupt()
-    assert state.roi is None and state.roi_filter is None and state.lifter_stream is None
+    assert state.roi is None and state.roi_filter is None
+    assert state.lifter_stream is None and state.pose_filter is None
     assert state.pose_filters(OneEuroParams(), DepthSource.MONOCULAR) is filters
 
 

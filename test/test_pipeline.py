@@ -8,7 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
+from pose_ros.camera import CameraIntrinsics
 from pose_ros.errors import PoseRosError
+from pose_ros.models.lifter import ray_rotation
 from pose_ros.models.roi import Roi
 from pose_ros.person import DepthSource
 from pose_ros.pipeline import PipelineConfig, PoseEstimator, redetections
@@ -215,8 +217,16 @@ def test_depth_image_places_the_root(estimator):
     assert people[0].depth_source == DepthSource.MONOCULAR
 
 
-def test_track_back_after_a_gap_starts_a_fresh_lifter_history(estimator):
+def use_source(estimator, monkeypatch, pose3d: str, **changes) -> None:
+    """Switch the module's estimator to another 3D source for one test (undone after it)."""
+    config = dataclasses.replace(estimator.config, pose3d=pose3d, **changes)
+    monkeypatch.setattr(estimator, "config", config)
+    monkeypatch.setattr(estimator, "stage3d", Stage3D(config, "cpu"))
+
+
+def test_track_back_after_a_gap_starts_a_fresh_lifter_history(estimator, monkeypatch):
     """Frames before and after a gap are never joined in one lifter window; the id is kept."""
+    use_source(estimator, monkeypatch, "lifter")
     blank = np.full((360, 640, 3), 96, np.uint8)
     results = run(estimator, FRAMES[:6] + [blank] + FRAMES[7:9],
                   stamps=[i / 30 for i in range(9)])
@@ -242,14 +252,18 @@ def test_states_of_removed_tracks_are_dropped(estimator):
 
 def test_world_source_publishes_blazepose_world_landmarks(estimator, monkeypatch):
     """pose3d 'world': the published 3D is BlazePose's world landmarks of the frame (as lifter
-    joints) placed in the camera, at about the distance the lifter places the person."""
+    joints, turned from the person's viewing ray onto the camera axes) placed in the camera, at
+    about the distance the lifter places the person."""
+    use_source(estimator, monkeypatch, "lifter")
     lifted = run(estimator, FRAMES[:3])[-1][0]
-    config = dataclasses.replace(estimator.config, pose3d="world", smoothing=False)
-    monkeypatch.setattr(estimator, "config", config)
-    monkeypatch.setattr(estimator, "stage3d", Stage3D(config, "cpu"))
+    use_source(estimator, monkeypatch, "world", smoothing=False)
     person = run(estimator, FRAMES[:3])[-1][0]
     assert person.depth_source == DepthSource.MONOCULAR
-    world = lifter_world_from_blazepose33(estimator.states[1].landmarks.world_m)
+    landmarks = estimator.states[1].landmarks
+    pelvis_px = landmarks.keypoints_px[[BLAZEPOSE33.index("left_hip"),
+                                        BLAZEPOSE33.index("right_hip")], :2].mean(0)
+    ray = ray_rotation(CameraIntrinsics.guess(640, 360).normalized(pelvis_px[None]))[0]
+    world = lifter_world_from_blazepose33(landmarks.world_m) @ ray.T   # onto the camera axes
     idx = lifter_to_topology(COCO17)
     body = idx >= 0
     np.testing.assert_allclose(person.keypoints_3d[body, :3] - person.root_camera_m,

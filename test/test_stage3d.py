@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from contextlib import nullcontext
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,12 +13,15 @@ import pytest
 
 from pose_ros.camera import CameraIntrinsics
 from pose_ros.errors import PoseRosError
-from pose_ros.models.lifter import SHIPPED
+from pose_ros.models import lifter as lifter_module
+from pose_ros.models.lifter import ray_rotation
 from pose_ros.person import DepthSource
 from pose_ros.person_state import PersonState
 from pose_ros.pipeline import PipelineConfig
 from pose_ros.skeleton import BLAZEPOSE33, H36M17, lifter_world_from_blazepose33
 from pose_ros.stage3d import Stage3D
+
+WEIGHTS_2D = Path(lifter_module.__file__).with_name("lifter_rf27.pt")
 
 
 def timed(name: str):
@@ -25,37 +29,71 @@ def timed(name: str):
 
 
 def blazepose_person(rng, intrinsics: CameraIntrinsics, root_m: np.ndarray) -> PersonState:
-    """A person whose world landmarks and 2D keypoints agree: the 2D is the projection of the
-    world landmarks placed at root_m."""
+    """A person whose world landmarks and 2D keypoints agree: BlazePose's world landmarks are
+    the body as seen along the ray to the person; turned onto the camera's axes and placed at
+    root_m, they project onto the 2D keypoints."""
     world = rng.normal(0, 0.25, (33, 3))
     b = BLAZEPOSE33.index
     world -= (world[b("left_hip")] + world[b("right_hip")]) / 2      # hip-centred, as BlazePose
-    uv = intrinsics.project(world + root_m)
+    ray = ray_rotation(root_m[None, :2] / root_m[2])[0]
+    uv = intrinsics.project(world @ ray.T + root_m)
     kp = np.column_stack([uv, np.full(33, 0.9)]).astype(np.float32)
     return PersonState(1, landmarks=SimpleNamespace(keypoints_px=kp, world_m=world))
 
 
 def test_world_source_places_the_world_landmarks():
-    """With exact 2D, `world` puts BlazePose's landmarks (as lifter joints) at the true root,
-    by intrinsics and by a depth image alike (within the few mm by which the mid-points that
-    make derived joints (spine, neck, head) do not project to the mid-points of the 2D)."""
+    """With exact 2D, `world` turns BlazePose's landmarks (as lifter joints) onto the camera
+    axes and puts them at the true root, by intrinsics and by a depth image alike (within the
+    few mm by which the mid-points that make derived joints (pelvis, spine, neck, head) do
+    not project to the mid-points of the 2D)."""
     rng = np.random.default_rng(0)
     intrinsics = CameraIntrinsics.guess(640, 480)
-    stage = Stage3D(PipelineConfig(device="cpu", pose3d="world"), "cpu")
+    stage = Stage3D(PipelineConfig(device="cpu", pose3d="world", smoothing=False), "cpu")
     assert stage.lifter is None and stage.weights_digest() is None
-    root = np.array([0.3, -0.1, 3.2])
+    root = np.array([1.2, -0.4, 3.2])                                 # 21 degrees off-axis
     person = blazepose_person(rng, intrinsics, root)
-    [(joints, scores, placed_root, source)] = stage([person], (480, 640), intrinsics, None, timed)
+    [(joints, scores, placed_root, source)] = stage([person], (480, 640), 0.0, intrinsics, None,
+                                                    timed)
     assert source == DepthSource.MONOCULAR and scores.shape == (17,)
     expected = lifter_world_from_blazepose33(person.landmarks.world_m)
+    ray = ray_rotation(root[None, :2] / root[2])[0]
     np.testing.assert_allclose(placed_root, root, atol=0.02)
-    np.testing.assert_allclose(joints - placed_root, expected, atol=1e-6)
-    depth = np.full((480, 640), np.nan, np.float32)
-    depth[:] = 3.2                           # a flat wall at the root's depth: each joint's z
-    [(_, _, depth_root, source)] = stage([person], (480, 640), intrinsics, depth, timed)
+    np.testing.assert_allclose(joints - placed_root, expected @ ray.T, atol=0.005)
+    stage.world_along_ray = False                                     # BlazePose's own axes
+    [(joints, _, _, _)] = stage([person], (480, 640), 0.0, intrinsics, None, timed)
+    np.testing.assert_allclose(joints - joints[0], expected, atol=1e-6)
+    assert np.abs(expected @ ray.T - expected).max() > 0.05          # the turn matters here
+    stage.world_along_ray = True
+    depth = np.full((480, 640), 3.2, np.float32)  # a wall at the root's depth: every joint's z
+    [(_, _, depth_root, source)] = stage([person], (480, 640), 0.0, intrinsics, depth, timed)
     assert source == DepthSource.IMAGE
     assert abs(depth_root[2] - 3.2) < 0.3    # median of per-joint candidates on a flat wall
     assert person.lifter_stream is None      # world needs no temporal history
+
+
+def test_world_pose_is_smoothed_per_person_and_restarts_after_a_gap():
+    """With smoothing on, frame-to-frame noise of the world landmarks is reduced; a person
+    back after a missed frame starts a new filter."""
+    rng = np.random.default_rng(3)
+    intrinsics = CameraIntrinsics.guess(640, 480)
+    stage = Stage3D(PipelineConfig(device="cpu", pose3d="world"), "cpu")
+    person = blazepose_person(rng, intrinsics, np.array([0.0, 0.0, 3.0]))
+    still = person.landmarks.world_m.copy()
+    raw, smoothed = [], []
+    for i in range(60):
+        noisy = still + rng.normal(0, 0.02, still.shape)             # 2 cm per-frame noise
+        person.landmarks = SimpleNamespace(keypoints_px=person.landmarks.keypoints_px,
+                                           world_m=noisy)
+        [(joints, _, root, _)] = stage([person], (480, 640), i / 30, intrinsics, None, timed)
+        raw.append(lifter_world_from_blazepose33(noisy))
+        smoothed.append(joints - root)
+    def jitter(x):
+        return np.abs(np.diff(np.array(x)[20:], 2, axis=0)).mean()
+    assert jitter(smoothed) < 0.3 * jitter(raw)
+    person.interrupt()
+    assert person.pose_filter is None                     # a gap: the next frame starts anew
+    stage([person], (480, 640), 3.0, intrinsics, None, timed)
+    assert person.pose_filter is not None
 
 
 def test_lifter_source_keeps_a_history_per_person():
@@ -63,7 +101,7 @@ def test_lifter_source_keeps_a_history_per_person():
     intrinsics = CameraIntrinsics.guess(640, 480)
     stage = Stage3D(PipelineConfig(device="cpu", pose3d="lifter"), "cpu")
     people = [blazepose_person(rng, intrinsics, np.array([x, 0.0, 3.0])) for x in (-0.8, 0.8)]
-    out = stage(people, (480, 640), intrinsics, None, timed)
+    out = stage(people, (480, 640), 0.0, intrinsics, None, timed)
     assert len(out) == 2 and all(p.lifter_stream is not None for p in people)
     assert people[0].lifter_stream is not people[1].lifter_stream
     for joints, _, root, _ in out:
@@ -74,8 +112,7 @@ def test_fused_without_fused_weights_is_one_clear_error(tmp_path):
     with pytest.raises(PoseRosError, match="no fused lifter weights are installed"):
         Stage3D(PipelineConfig(device="cpu", pose3d="fused"), "cpu")
     with pytest.raises(PoseRosError, match="2D-only lifter"):
-        Stage3D(PipelineConfig(device="cpu", pose3d="fused", lifter_model=str(SHIPPED[27])),
-                "cpu")
+        Stage3D(PipelineConfig(device="cpu", pose3d="fused", lifter_model=str(WEIGHTS_2D)), "cpu")
     with pytest.raises(PoseRosError, match="pose3d 'both'"):
         PipelineConfig(pose3d="both")
 
