@@ -56,9 +56,9 @@ _PIPELINE_DOCS: dict[str, tuple[str, dict]] = {
                             {"min_value": 1, "max_value": 10000}),
     "skeleton": ("published keypoint set", {"choices": ("coco17", "blazepose33")}),
     "enable_3d": ("lift to 3D and place people in the camera frame", {}),
-    "pose3d": ("where each person's 3D comes from: 'lifter' (temporal lifter on 2D), 'world' "
-               "(BlazePose world landmarks) or 'fused' (a lifter fed both)",
-               {"choices": ("lifter", "world", "fused")}),
+    "pose3d": ("where each person's 3D comes from: 'world' (BlazePose world landmarks), "
+               "'lifter' (temporal lifter on 2D) or 'fused' (a lifter fed both)",
+               {"choices": ("world", "lifter", "fused")}),
     "lifter_receptive_field": ("frames of 2D history the lifter uses",
                                {"choices": (1, 9, 27, 81)}),
     "smoothing": ("One Euro smoothing of published keypoints", {}),

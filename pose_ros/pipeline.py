@@ -88,8 +88,9 @@ class PipelineConfig:
             first frame after a reset).
         skeleton: published keypoint set, "coco17" or "blazepose33".
         enable_3d: lift to 3D and place in the camera.
-        pose3d: where each person's 3D comes from (stage3d.py): "lifter" (temporal lifter on
-            2D), "world" (BlazePose's world landmarks) or "fused" (a lifter fed both).
+        pose3d: where each person's 3D comes from (stage3d.py): "world" (BlazePose's world
+            landmarks; the default, chosen by measurement: README, 3D sources), "lifter"
+            (temporal lifter on 2D) or "fused" (a lifter fed both).
         lifter_receptive_field: frames of 2D history the lifter uses (1, 9, 27 or 81).
         smoothing: One Euro smoothing of published 2D and 3D keypoints.
         smoothing_min_cutoff_hz, smoothing_beta, smoothing_d_cutoff_hz: One Euro parameters
@@ -117,7 +118,7 @@ class PipelineConfig:
     tile_every_n_frames: int = 10
     skeleton: str = "coco17"
     enable_3d: bool = True
-    pose3d: str = "lifter"
+    pose3d: str = "world"
     lifter_receptive_field: int = 27
     smoothing: bool = True
     smoothing_min_cutoff_hz: float = 1.0

@@ -7,10 +7,11 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from pose_ros.camera import CameraIntrinsics
 from pose_ros.errors import PoseRosError
-from pose_ros.models.lifter import ray_rotation
+from pose_ros.models.lifter import TemporalLifter, ray_rotation
 from pose_ros.models.roi import Roi
 from pose_ros.person import DepthSource
 from pose_ros.pipeline import PipelineConfig, PoseEstimator, redetections
@@ -22,6 +23,7 @@ from pose_ros.skeleton import (
     lifter_world_from_blazepose33,
 )
 from pose_ros.stage3d import Stage3D
+from pose_ros.train.train_lifter import save_checkpoint
 
 pytest.importorskip("skimage", reason="scikit-image (test extra) ships the test photograph")
 from pose_ros.io.demo import astronaut_bgr, demo_frames  # noqa: E402
@@ -281,3 +283,16 @@ def test_redetection_of_a_tracked_person_is_not_a_newcomer():
              Roi((440.0, 300.0), 140.0, 0.0),     # a neighbour one ROI to the right
              Roi((300.0, 330.0), 420.0, 0.0)]     # holds it, but 3x: a near person in front
     assert redetections(found, tracked).tolist() == [True, True, False, False]
+
+
+def test_fused_source_runs_in_the_pipeline(estimator, monkeypatch, tmp_path):
+    """pose3d 'fused' with a (random, small) fused lifter: 3D for every published person,
+    placed with the same code as the other sources; one lifter history per track."""
+    torch.manual_seed(0)
+    weights = tmp_path / "fused.pt"
+    save_checkpoint(TemporalLifter(27, channels=16, in_features=6).eval(), weights)
+    use_source(estimator, monkeypatch, "fused", lifter_model=str(weights))
+    person = run(estimator, FRAMES[:3])[-1][0]
+    assert person.keypoints_3d.shape == (17, 4) and person.depth_source == DepthSource.MONOCULAR
+    assert np.isfinite(person.keypoints_3d).all() and person.root_camera_m[2] > 0
+    assert estimator.states[1].lifter_stream is not None

@@ -10,16 +10,24 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
 
 from pose_ros.camera import CameraIntrinsics
 from pose_ros.errors import PoseRosError
 from pose_ros.models import lifter as lifter_module
-from pose_ros.models.lifter import ray_rotation
+from pose_ros.models.lifter import Lifter, TemporalLifter, ray_rotation
 from pose_ros.person import DepthSource
 from pose_ros.person_state import PersonState
 from pose_ros.pipeline import PipelineConfig
-from pose_ros.skeleton import BLAZEPOSE33, H36M17, lifter_world_from_blazepose33
+from pose_ros.skeleton import (
+    BLAZEPOSE33,
+    BLAZEPOSE33_TO_COCO17,
+    H36M17,
+    lifter_inputs_from_coco17,
+    lifter_world_from_blazepose33,
+)
 from pose_ros.stage3d import Stage3D
+from pose_ros.train.train_lifter import save_checkpoint
 
 WEIGHTS_2D = Path(lifter_module.__file__).with_name("lifter_rf27.pt")
 
@@ -106,6 +114,42 @@ def test_lifter_source_keeps_a_history_per_person():
     assert people[0].lifter_stream is not people[1].lifter_stream
     for joints, _, root, _ in out:
         np.testing.assert_allclose(joints[H36M17.index("pelvis")], root, atol=1e-6)
+
+
+def random_fused_weights(path: Path) -> Path:
+    """A small randomly initialised fused lifter (2D + world landmarks), saved as training
+    saves one: enough to follow the data, not to judge accuracy."""
+    torch.manual_seed(0)
+    save_checkpoint(TemporalLifter(27, channels=16, in_features=6).eval(), path)
+    return path
+
+
+def test_fused_source_feeds_2d_and_world_landmarks_to_the_lifter(tmp_path):
+    """pose3d 'fused' gives the lifter the frame's 2D and BlazePose's world landmarks (as
+    lifter joints, in BlazePose's axes: Lifter.normalize turns them), one history per person."""
+    weights = random_fused_weights(tmp_path / "fused.pt")
+    stage = Stage3D(PipelineConfig(device="cpu", pose3d="fused", lifter_model=str(weights)),
+                    "cpu")
+    assert stage.lifter.uses_world
+    rng = np.random.default_rng(4)
+    intrinsics = CameraIntrinsics.guess(640, 480)
+    person = blazepose_person(rng, intrinsics, np.array([0.9, 0.2, 3.0]))
+    [(joints, _, root, _)] = stage([person], (480, 640), 0.0, intrinsics, None, timed)
+    assert person.lifter_stream is not None
+    # the same as the lifter run by hand on that one frame (a new history repeats it back)
+    lifter = Lifter.load(weights)
+    keypoints = lifter_inputs_from_coco17(person.landmarks.keypoints_px[BLAZEPOSE33_TO_COCO17])
+    world = lifter_world_from_blazepose33(person.landmarks.world_m)
+    window = np.repeat(lifter.normalize(keypoints, intrinsics, world_m=world)[None], 27, 0)
+    np.testing.assert_allclose(joints - root, lifter.lift(window[None])[0], atol=1e-5)
+    # and the world landmarks matter: other landmarks, same 2D -> another 3D
+    other = PersonState(2, landmarks=SimpleNamespace(
+        keypoints_px=person.landmarks.keypoints_px, world_m=person.landmarks.world_m * 1.3))
+    [(other_joints, _, other_root, _)] = stage([other], (480, 640), 0.0, intrinsics, None,
+                                               timed)
+    assert np.abs((other_joints - other_root) - (joints - root)).max() > 1e-3
+    with pytest.raises(PoseRosError, match="fused .2D . world landmarks. lifter"):
+        Stage3D(PipelineConfig(device="cpu", pose3d="lifter", lifter_model=str(weights)), "cpu")
 
 
 def test_fused_without_fused_weights_is_one_clear_error(tmp_path):
