@@ -22,13 +22,15 @@ measured on the people it publishes (smoothed, as published, unless --no-smoothi
 
 `world-optical` is `world` without turning the landmarks from the person's viewing ray onto the
 camera axes (stage3d.Stage3D.world_along_ray = False): the comparison that chose the turn.
+`--world-filter MIN_CUTOFF_HZ BETA` replaces the `world` source's pose filter
+(stage3d.WORLD_POSE_FILTER; 0 0 = none): the comparison that chose it.
 
 Rows per clip score every track; the pooled rows score all tracks, and only the tracks of at
 least --long-track-frames frames (short tracks are mostly duplicate detections and people at the
 edge of the view, whose 2D is poor).
 
 Run: python bench/pose3d_sources.py ../shared/data/video/*.mp4 [--sources lifter world]
-     [--no-smoothing] [--long-track-frames 30] [--json out.json]
+     [--no-smoothing] [--long-track-frames 30] [--world-filter 0.5 5] [--json out.json]
 """
 
 from __future__ import annotations
@@ -42,10 +44,11 @@ import numpy as np
 
 from pose_ros.camera import CameraIntrinsics
 from pose_ros.errors import PoseRosError
+from pose_ros.filters import OneEuroParams
 from pose_ros.io.sources import open_source
 from pose_ros.pipeline import PipelineConfig, PoseEstimator
 from pose_ros.skeleton import COCO17
-from pose_ros.stage3d import POSE3D_SOURCES
+from pose_ros.stage3d import POSE3D_SOURCES, WORLD_POSE_FILTER
 
 C = COCO17.index
 LIMBS = {f"{side}_{name}": (C(f"{side}_{a}"), C(f"{side}_{b}"))
@@ -163,6 +166,8 @@ def main() -> None:
     choices = (*POSE3D_SOURCES, WORLD_OPTICAL)
     parser.add_argument("--sources", nargs="+", choices=choices, default=choices)
     parser.add_argument("--no-smoothing", dest="smoothing", action="store_false")
+    parser.add_argument("--world-filter", nargs=2, type=float, metavar=("MIN_CUTOFF_HZ", "BETA"),
+                        help="the world source's pose filter instead of stage3d's (0 0: none)")
     parser.add_argument("--long-track-frames", type=int, default=30,
                         help="the second pooled row scores tracks of at least this many frames")
     parser.add_argument("--device", default="cpu")
@@ -182,6 +187,11 @@ def main() -> None:
             print(f"| (all) | {source} | not available: {exc} |")
             continue
         estimator.stage3d.world_along_ray = source != WORLD_OPTICAL
+        if args.world_filter is not None:
+            hz, beta = args.world_filter
+            estimator.stage3d.world_pose_filter = (
+                OneEuroParams(hz, beta, WORLD_POSE_FILTER.d_cutoff_hz) if hz > 0 else None)
+            report["world_filter"] = args.world_filter
         runs = []
         for clip in args.clips:
             result = run_clip(estimator, clip)

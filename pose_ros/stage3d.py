@@ -91,7 +91,8 @@ class Stage3D:
         # clip whose people stand 22 degrees off-axis, and the same on centred ones
         # (bench/README.md, pose3d sources). False keeps BlazePose's axes, for that comparison.
         self.world_along_ray = True
-        self.smoothing = config.smoothing
+        # the world pose filter (None: off); follows `smoothing`
+        self.world_pose_filter = WORLD_POSE_FILTER if config.smoothing else None
         self._warned_camera = False
 
     def weights_digest(self) -> str | None:
@@ -131,10 +132,10 @@ class Stage3D:
                 from pose_ros.models.lifter import normalize_world
                 pelvis = intrinsics.normalized(keypoints[:, H36M17.index("pelvis"), :2])
                 world = normalize_world(world, pelvis).astype(np.float64)
-            if self.smoothing:
+            if self.world_pose_filter is not None:
                 for i, person in enumerate(people):
                     if person.pose_filter is None:
-                        person.pose_filter = OneEuroFilter(WORLD_POSE_FILTER)
+                        person.pose_filter = OneEuroFilter(self.world_pose_filter)
                     world[i] = person.pose_filter(world[i], stamp_s)
             return world
         # the fused lifter takes the world landmarks in BlazePose's axes (Lifter.normalize)
