@@ -38,12 +38,13 @@ from pose_ros.skeleton import (
 log = logging.getLogger(__name__)
 
 POSE3D_SOURCES = ("lifter", "world", "fused")
-# One Euro filter on the `world` source's pelvis-relative pose (per person, metres, before
-# placement). BlazePose's world landmarks are per-frame estimates; the lifter's temporal window
-# smooths its own. Chosen on the clips of ../shared/data/video (validation, bench/README.md,
-# pose3d sources): on tracks of >= 30 frames it takes the pose jitter from 70 to 37 mm/frame^2
-# (the lifter: 24) while the reprojection error rises from 2.3 to 2.8 % of the box (lifter:
-# 4.3); heavier smoothing (0.3 Hz, beta 2) reached the lifter's jitter but also lags a 2 Hz wave.
+# One Euro filter on the `world` source's pelvis-relative pose (per person, metres/s speeds).
+# BlazePose's world landmarks are per-frame estimates; the lifter's temporal window smooths its
+# own. Chosen on the clips of ../shared/data/video (validation; bench/README.md, 3D sources):
+# on tracks of >= 30 frames it halves the pose jitter (75 -> 38 mm/frame^2; the lifter: 26)
+# while the reprojection error rises from 2.3 to 2.9 % of the box (the lifter: 4.4). 0.3 Hz /
+# beta 2 reached the lifter's jitter at 3.5 %, and its cutoff at 1 m/s (2.3 Hz, against 5.5)
+# would damp a waving hand.
 WORLD_POSE_FILTER = OneEuroParams(min_cutoff_hz=0.5, beta=5.0, d_cutoff_hz=1.0)
 
 
@@ -87,9 +88,10 @@ class Stage3D:
         self.lifter = load_lifter(config, device)
         # BlazePose sees a crop around the person, so its world landmarks are the body as seen
         # along the ray through the crop (the pelvis): rotated onto the camera's axes, the
-        # placed world skeleton reprojects onto the 2D keypoints with 45 % less error on the
-        # clip whose people stand 22 degrees off-axis, and the same on centred ones
-        # (bench/README.md, pose3d sources). False keeps BlazePose's axes, for that comparison.
+        # placed world skeleton reprojects onto the 2D keypoints with 46 % less error on the
+        # clip whose people stand about 22 degrees off-axis (2.6 vs 4.8 % of the box), and
+        # about the same on centred ones (bench/README.md, 3D sources). False keeps
+        # BlazePose's axes, for that comparison.
         self.world_along_ray = True
         # the world pose filter (None: off); follows `smoothing`
         self.world_pose_filter = WORLD_POSE_FILTER if config.smoothing else None
