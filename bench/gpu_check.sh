@@ -23,13 +23,15 @@ shift || true
 if [ "$MODE" = prepare ]; then
   set -e
   mkdir -p "$CARRY/models" "$CARRY/video" "$CARRY/wheels"
-  grep -qx "/$CARRY/" .git/info/exclude 2>/dev/null || echo "/$CARRY/" >> .git/info/exclude
+  exclude=$(git rev-parse --git-path info/exclude)   # also right in a git worktree
+  mkdir -p "$(dirname "$exclude")"
+  grep -qx "/$CARRY/" "$exclude" 2>/dev/null || echo "/$CARRY/" >> "$exclude"
   models=$(python3 -m pose_ros.cli models path 2>/dev/null || true)
   [ -n "$models" ] || models=${POSE_ROS_MODELS:-$HOME/.cache/pose_ros/models}
   cp "$models"/pose_detection.tflite "$models"/pose_landmark_full.tflite "$CARRY/models/"
   cp ../shared/data/video/*.mp4 "$CARRY/video/"
   pyver=${PREP_PYTHON_VERSION:-3.12}
-  for pkg in rosbags tflite pycocotools platformdirs lz4 ruamel.yaml ruamel.yaml.clib zstandard; do
+  for pkg in rosbags apsw backports.zstd lz4 ruamel.yaml ruamel.yaml.clib tflite pycocotools platformdirs; do
     python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$pyver" \
       --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
       --platform manylinux2014_x86_64 --platform any -d "$CARRY/wheels" "$pkg" \
@@ -76,16 +78,15 @@ mods = {"rosbags": "rosbags", "tflite": "tflite", "pycocotools": "pycocotools",
 print(" ".join(p for m, p in mods.items() if u.find_spec(m) is None))
 EOF
 )
-if [ -n "$need" ]; then
-  if [ -d "$CARRY/wheels" ] && ls "$CARRY"/wheels/*.whl >/dev/null 2>&1; then
-    $PY -m pip install -q --no-index --no-deps --target /tmp/pose_ros_site "$CARRY"/wheels/*.whl \
-      && export PYTHONPATH="$PYTHONPATH:/tmp/pose_ros_site"
-  else
-    $PY -m pip install -q $need || echo "pip could not install: $need" >&2
-  fi
-  if [ "$DRY" = 0 ]; then   # a GPU machine with network: onnxruntime with CUDA/TensorRT
+if [ -d "$CARRY/wheels" ] && ls "$CARRY"/wheels/*.whl >/dev/null 2>&1; then
+  # carried wheels: an offline machine, so PyPI is never tried (pip would wait on its timeouts)
+  $PY -m pip install -q --no-index --no-deps --target /tmp/pose_ros_site "$CARRY"/wheels/*.whl \
+    && export PYTHONPATH="$PYTHONPATH:/tmp/pose_ros_site"
+else
+  [ -z "$need" ] || $PY -m pip install -q $need || echo "pip could not install: $need" >&2
+  if [ "$DRY" = 0 ]; then   # a connected GPU machine: onnxruntime with CUDA/TensorRT
     $PY -c "import onnxruntime as o; assert 'CUDAExecutionProvider' in o.get_available_providers()" \
-      2>/dev/null || $PY -m pip install -q onnxruntime-gpu 2>/dev/null \
+      2>/dev/null || $PY -m pip install -q onnxruntime-gpu \
       || echo "onnxruntime-gpu not installable here: the onnxruntime rows will be skipped" >&2
   fi
 fi
