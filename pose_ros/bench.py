@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
+from pose_ros import checks
 from pose_ros.errors import PoseRosError
 from pose_ros.eval.report import environment, table_stages, write_json
-from pose_ros.io.sources import Frame, Source, open_source
+from pose_ros.io.sources import Frame, Source, good_frames, open_source
 from pose_ros.pipeline import (
     PipelineConfig,
     PoseEstimator,
@@ -47,7 +48,7 @@ def looped(open_fn: Callable[[], Source], num_frames: int | None) -> Iterator[Fr
     while True:
         last = None
         with open_fn() as source:
-            for frame in source:
+            for frame in good_frames(source):     # undecodable frames are not timed
                 if num_frames is not None and count >= num_frames:
                     return
                 last = frame
@@ -258,10 +259,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", nargs="?", help="video file or image folder (or a bag)")
     parser.add_argument("--demo", action="store_true", help="bench on the 2 s clip rendered "
                         "from scikit-image's astronaut photograph")
-    parser.add_argument("--loop", type=int, metavar="N", help="run exactly N frames, looping "
-                        "the source as often as needed (default: the source once)")
-    parser.add_argument("--warmup", type=int, default=3, help="untimed runs on the first frame "
-                        "before timing (default 3)")
+    parser.add_argument("--loop", type=checks.count(1), metavar="N", help="run exactly N "
+                        "frames, looping the source as often as needed (default: the source "
+                        "once)")
+    parser.add_argument("--warmup", type=checks.count(0), default=3, help="untimed runs on the "
+                        "first frame before timing (default 3)")
     parser.add_argument("--reference", choices=("mediapipe",), help="also run mediapipe "
                         "0.10.14's mp.solutions.pose on the same frames (pip install "
                         "'.[reference]', or see --reference-python)")
@@ -280,12 +282,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="3D source: lifter (2D history), world (BlazePose world landmarks), "
                         "fused (both; needs fused weights)")
     parser.add_argument("--skeleton", choices=("coco17", "blazepose33"), default="coco17")
-    parser.add_argument("--max-people", type=int, default=PipelineConfig.max_people)
-    parser.add_argument("--detect-every", type=int, dest="detect_every_n_frames",
+    parser.add_argument("--max-people", type=checks.count(1), default=PipelineConfig.max_people)
+    parser.add_argument("--detect-every", type=checks.count(1), dest="detect_every_n_frames",
                         default=PipelineConfig.detect_every_n_frames)
     add_detection_arguments(parser, compare=True)
-    parser.add_argument("--fps", type=float, default=30.0, help="image folders: frame rate "
-                        "that sets the stamps (default 30)")
+    parser.add_argument("--fps", type=checks.frame_rate, default=30.0, help="image folders: "
+                        "frame rate that sets the stamps (default 30)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -311,6 +313,11 @@ def execute(args: argparse.Namespace, out=None) -> dict:
 
     if args.loop is not None and args.loop < 1:
         raise PoseRosError(f"--loop {args.loop}: give a number of frames >= 1")
+    # output files are checked now: a results file that cannot be written must not cost a run
+    if args.json:
+        checks.check_output_file(Path(args.json), "--json")
+    if args.profile:
+        checks.check_output_file(Path(args.profile), "--profile")
     reference = None
     if args.reference == "mediapipe":
         from pose_ros.bench_reference import open_reference
@@ -392,5 +399,9 @@ def run(args: argparse.Namespace) -> int:
         execute(args)
     except PoseRosError as exc:
         print(f"pose-ros bench: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:      # e.g. the disk filled up while writing --json
+        print(f"pose-ros bench: error: cannot write or read {exc.filename or 'a file'}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0

@@ -10,8 +10,14 @@ import pytest
 from rosbags.rosbag2 import StoragePlugin, Writer
 
 from pose_ros.errors import PoseRosError
-from pose_ros.io.image_codec import UnsupportedEncodingError
-from pose_ros.io.sources import ImageFolderSource, VideoSource, WebcamSource, open_source
+from pose_ros.io.sources import (
+    BadFrame,
+    ImageFolderSource,
+    VideoSource,
+    WebcamSource,
+    numbered_frames,
+    open_source,
+)
 from pose_ros.msgdefs import typestore
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (test extra) is needed")
@@ -193,5 +199,88 @@ def test_bag_without_image_topics_and_bad_encoding(tmp_path):
         open_source(bag)
     odd = raw_image_msg(np.zeros((4, 6, 1), np.uint8), T0, "nv12")
     bag = write_bag(tmp_path / "odd", [("/image", odd, T0)])
-    with pytest.raises(UnsupportedEncodingError, match="'nv12'"):
-        list(open_source(bag))
+    [bad] = list(open_source(bag))          # an unusable frame is named, not fatal
+    assert isinstance(bad, BadFrame) and "'nv12'" in bad.reason
+    assert bad.where == f"message 0 on /image stamped {T0 * 1e-9:.6f} s"
+
+
+def test_undecodable_image_in_a_folder_is_a_bad_frame(tmp_path):
+    cv2.imwrite(str(tmp_path / "a.png"), photo_bgr())
+    (tmp_path / "b.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg" * 10)
+    cv2.imwrite(str(tmp_path / "c.png"), photo_bgr())
+    got = list(open_source(tmp_path))
+    assert [type(f).__name__ for f in got] == ["Frame", "BadFrame", "Frame"]
+    bad = got[1]
+    assert (bad.index, bad.where, bad.stamp_ns) == (1, "file b.jpg", round(1e9 / 30))
+    assert "cannot decode the image" in bad.reason
+
+
+def test_numbered_frames_are_a_sequence_other_photos_are_stills(tmp_path):
+    names = ["frame_10.png", "frame_9.png", "frame_11.png"]
+    assert [p.name for p in numbered_frames([Path(n) for n in names])] == [
+        "frame_9.png", "frame_10.png", "frame_11.png"]              # number order, not text
+    for unrelated in (["beach.jpg", "frame_1.jpg"], ["a_1.jpg", "b_2.jpg"],
+                      ["x_1.jpg", "x_2.png"], ["x_01.jpg", "x_1.jpg"], ["only_1.jpg"]):
+        assert numbered_frames([Path(n) for n in unrelated]) is None, unrelated
+    frames, photos = tmp_path / "frames", tmp_path / "photos"
+    for folder, files in ((frames, names), (photos, ["beach.jpg", "party.png", "desk.png"])):
+        folder.mkdir()
+        for name in files:
+            cv2.imwrite(str(folder / name), photo_bgr())
+    assert not open_source(frames).stills and open_source(photos).stills
+    assert open_source(frames, sequence=False).stills
+    assert not open_source(photos, sequence=True).stills
+    assert open_source(photos / "beach.jpg").stills
+    assert "--sequence" in open_source(photos).description
+
+
+def test_video_that_ends_early_says_how_far_it_got(tmp_path):
+    import av
+
+    path = tmp_path / "cut.mp4"
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(50):
+            frame = av.VideoFrame.from_ndarray(np.roll(photo_bgr(), 7 * i, axis=1), "bgr24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])          # the index says 50 frames, half is there
+    with open_source(path) as source:
+        got = list(source)
+    assert 5 < len(got) < 50
+    assert f"ended after decoding {len(got)} of the 50 frames it announced" in source.end_problem
+
+
+def test_corrupt_compressed_frame_in_a_bag_is_skipped_and_named(tmp_path):
+    messages = []
+    for i in range(4):
+        msg = compressed_msg(photo_bgr(), T0 + i * 10**8)
+        if i == 2:
+            msg.data = msg.data[: len(msg.data) // 3]               # a truncated JPEG
+        messages.append(("/cam/image/compressed", msg, T0 + i * 10**8))
+    got = list(open_source(write_bag(tmp_path / "bag", messages)))
+    assert [type(f).__name__ for f in got] == ["Frame", "Frame", "BadFrame", "Frame"]
+    assert got[2].where == f"message 2 on /cam/image/compressed stamped {(T0 + 2e8) * 1e-9:.6f} s"
+    assert "could not decode" in got[2].reason and got[3].index == 3
+
+
+@pytest.mark.parametrize("storage", [StoragePlugin.MCAP, StoragePlugin.SQLITE3])
+def test_truncated_bag_is_an_error_or_ends_early_never_a_crash(tmp_path, storage):
+    messages = [("/image", image_msg(photo_bgr(), T0 + i * 10**8), T0 + i * 10**8)
+                for i in range(40)]
+    bag = write_bag(tmp_path / "bag", messages, storage)
+    [data_file] = [p for p in bag.iterdir() if p.suffix in (".mcap", ".db3")]
+    data = data_file.read_bytes()
+    data_file.write_bytes(data[: len(data) * 2 // 3])
+    try:
+        with open_source(bag) as source:
+            got = list(source)
+    except PoseRosError as exc:                      # refused at open, with the reason
+        assert "cannot read bag" in str(exc)
+    else:
+        assert len(got) < 40 and source.end_problem and "could not be read past" in \
+            source.end_problem

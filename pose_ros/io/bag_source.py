@@ -9,6 +9,11 @@ depth topics one named "aligned" wins; camera_info is the CameraInfo topic in th
 namespace (or the only one). Depth is paired with the colour frame of the nearest header stamp
 (within `depth_tolerance_s`), looking one message ahead since drivers often log depth just after
 colour; depth of another size than the image is not aligned and is ignored.
+
+A message that cannot be deserialized or decoded is not fatal: an image becomes a `BadFrame`
+naming its topic, position and stamp; a bad depth image or camera_info is left out with a
+warning. A recording that cannot be read to its end (a truncated MCAP, a damaged sqlite3 file)
+ends the frames there and says how far it got in `end_problem`.
 """
 
 from __future__ import annotations
@@ -17,11 +22,11 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-from rosbags.highlevel import AnyReader, AnyReaderError
+from rosbags.highlevel import AnyReader
 
 from pose_ros.errors import PoseRosError
 from pose_ros.io import image_codec
-from pose_ros.io.sources import DEFAULT_FRAME_ID, Frame, Source
+from pose_ros.io.sources import DEFAULT_FRAME_ID, BadFrame, Frame, Source
 from pose_ros.msgdefs import typestore
 
 log = logging.getLogger(__name__)
@@ -35,6 +40,14 @@ def _stamp_ns(msg, log_time_ns: int) -> int:
     stamp = msg.header.stamp
     ns = int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
     return ns if ns > 0 else int(log_time_ns)
+
+
+def _size(msg) -> tuple[int, int]:
+    """(width, height) an Image message claims; (0, 0) for others."""
+    try:
+        return int(getattr(msg, "width", 0)), int(getattr(msg, "height", 0))
+    except (TypeError, ValueError):
+        return 0, 0
 
 
 def _namespace(topic: str) -> str:
@@ -53,11 +66,14 @@ class BagSource(Source):
         self.path = path
         self.depth_tolerance_ns = int(depth_tolerance_s * 1e9)
         self._warned_unaligned = False
+        self._warned: set[str] = set()
         try:
             self.reader = AnyReader([path], default_typestore=typestore())
             self.reader.open()
-        except (AnyReaderError, OSError, ValueError) as err:
-            raise PoseRosError(f"cannot read bag {path}: {err}") from None
+        except Exception as err:  # noqa: BLE001 - a damaged file raises anything; name it
+            raise PoseRosError(f"cannot read bag {path}: {err or type(err).__name__} (not a "
+                               f"rosbag2 recording, or damaged; a pose-ros recording killed "
+                               f"mid-run is repaired by `pose-ros recover`)") from None
         try:
             self._choose_topics(topic, depth_topic, camera_info_topic)
         except PoseRosError:
@@ -138,7 +154,35 @@ class BagSource(Source):
                   f"camera_info {self.camera_info_topic}" if self.camera_info_topic else ""]
         self.description = f"bag {self.path} topic {topic} " + " ".join(e for e in extras if e)
 
-    def __iter__(self) -> Iterator[Frame]:
+    def _warn_once(self, key: str, text: str, *args) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(text, *args)
+
+    def _messages(self, wanted) -> Iterator[tuple]:
+        """(connection, log time, message or the deserialization error) until the bag ends or
+        cannot be read further (then `end_problem` says where)."""
+        read = 0
+        stream = self.reader.messages(connections=wanted)
+        while True:
+            try:
+                conn, log_time_ns, raw = next(stream)
+            except StopIteration:
+                return
+            except Exception as err:  # noqa: BLE001 - damaged storage raises anything
+                why = str(err) or type(err).__name__
+                self.end_problem = (f"bag {self.path} could not be read past message {read} "
+                                    f"({why}); the frames before it were used")
+                return
+            read += 1
+            try:
+                msg = self.reader.deserialize(raw, conn.msgtype)
+            except Exception as err:  # noqa: BLE001 - garbage bytes raise anything
+                msg = PoseRosError(f"cannot deserialize this {conn.msgtype} message "
+                                   f"({type(err).__name__}: {err})")
+            yield conn, log_time_ns, msg
+
+    def __iter__(self) -> Iterator[Frame | BadFrame]:
         image_ids = {c.id for c in self.image_connections}
         depth_ids = {c.id for c in self.depth_connections}
         wanted = self.image_connections + self.depth_connections + self.info_connections
@@ -146,13 +190,17 @@ class BagSource(Source):
         pending = None            # (stamp_ns, image msg, camera_info) waiting for its depth
         prev_depth = None         # (stamp_ns, depth msg)
         index = 0
-        for conn, log_time_ns, raw in self.reader.messages(connections=wanted):
-            msg = self.reader.deserialize(raw, conn.msgtype)
+        for conn, log_time_ns, msg in self._messages(wanted):
             if conn.id in image_ids:
                 if pending is not None:
                     yield self._frame(index, pending, prev_depth, None)
                     index += 1
-                pending = (_stamp_ns(msg, log_time_ns), msg, camera_info)
+                stamp_ns = (log_time_ns if isinstance(msg, PoseRosError)
+                            else _stamp_ns(msg, log_time_ns))
+                pending = (stamp_ns, msg, camera_info)
+            elif isinstance(msg, PoseRosError):
+                self._warn_once(conn.topic, "a message on %s could not be used: %s; left out",
+                                conn.topic, msg)
             elif conn.id in depth_ids:
                 depth = (_stamp_ns(msg, log_time_ns), msg)
                 if pending is not None and depth[0] >= pending[0]:
@@ -167,16 +215,28 @@ class BagSource(Source):
         if pending is not None:
             yield self._frame(index, pending, prev_depth, None)
 
-    def _frame(self, index: int, pending, before, after) -> Frame:
+    def _frame(self, index: int, pending, before, after) -> Frame | BadFrame:
         stamp_ns, msg, camera_info = pending
-        image = image_codec.decode_bgr(msg)
+        try:
+            if isinstance(msg, PoseRosError):
+                raise msg
+            image = image_codec.decode_bgr(msg)
+        except PoseRosError as err:
+            return BadFrame(index, stamp_ns, f"message {index} on {self.topic} stamped "
+                            f"{stamp_ns * 1e-9:.6f} s", str(err),
+                            *_size(msg))
         candidates = [d for d in (before, after)
                       if d is not None and abs(d[0] - stamp_ns) <= self.depth_tolerance_ns]
         depth_m = None
         if candidates:
             _, depth_msg = min(candidates, key=lambda d: abs(d[0] - stamp_ns))
-            depth_m = image_codec.decode_depth(depth_msg)
-            if depth_m.shape != image.shape[:2]:
+            try:
+                depth_m = image_codec.decode_depth(depth_msg)
+            except PoseRosError as err:
+                self._warn_once("depth-decode", "depth on %s stamped %.6f s: %s; frames go "
+                                "without depth where it cannot be decoded", self.depth_topic,
+                                stamp_ns * 1e-9, err)
+            if depth_m is not None and depth_m.shape != image.shape[:2]:
                 if not self._warned_unaligned:
                     self._warned_unaligned = True
                     log.warning("depth %s is %s, image is %s: not aligned, ignored",

@@ -1,29 +1,35 @@
 """Outputs of the offline runner, all in one folder: poses.jsonl, annotated.mp4, poses/ (rosbag2).
 
-- poses.jsonl: one JSON object per frame in the format of DESIGN.md (POSES_JSONL_SCHEMA below).
-- annotated.mp4: the source frames with skeletons, ids and distances drawn (OpenCV, mp4v).
+- poses.jsonl: one JSON object per source frame in the format of DESIGN.md (POSES_JSONL_SCHEMA
+  below); a frame that could not be used has `people: []` and `skipped` (the reason).
+- annotated.mp4: the frames with skeletons, ids and distances drawn (H.264, fragmented MP4).
 - poses/: a rosbag2 recording with storage MCAP (poses/poses.mcap + poses/metadata.yaml) holding
   /pose/skeletons (pose_ros/msg/SkeletonArray), /pose/markers (visualization_msgs/MarkerArray)
-  and /pose/image_annotated (sensor_msgs/Image bgr8), every message stamped with its source
-  image's stamp. `ros2 bag play poses` replays it; Foxglove opens poses/poses.mcap.
+  and, by default, /pose/image_annotated/compressed (sensor_msgs/CompressedImage, JPEG), every
+  message stamped with its source image's stamp. `ros2 bag play poses` replays it; Foxglove
+  opens poses/poses.mcap.
 
-Existing outputs are never overwritten unless `force`; the check runs before anything is written.
+Every output survives a kill: each JSONL line is one write() of a whole line, the video is
+fragmented, the MCAP is written in chunks closed every half second (`pose-ros recover` finishes
+a killed one). Existing outputs are never overwritten unless `force`; the check runs before
+anything is written.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
-from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
 
 from pose_ros.errors import PoseRosError
-from pose_ros.io.image_codec import image_fields
+from pose_ros.io.image_codec import compressed_fields, image_fields
+from pose_ros.io.recording import BagRecorder
+from pose_ros.io.sources import BadFrame
+from pose_ros.io.video import FragmentedMp4Writer
 from pose_ros.markers import MarkerStyle, marker_array_msg
 from pose_ros.messages import RosbagsFactory, header_msg, skeleton_array_msg
 from pose_ros.msgdefs import typestore
@@ -32,6 +38,9 @@ from pose_ros.person import DepthSource, FramePoses
 JSONL_NAME, VIDEO_NAME, BAG_NAME = "poses.jsonl", "annotated.mp4", "poses"
 TOPIC_SKELETONS, TOPIC_MARKERS, TOPIC_IMAGE = (
     "/pose/skeletons", "/pose/markers", "/pose/image_annotated")
+TOPIC_IMAGE_COMPRESSED = TOPIC_IMAGE + "/compressed"     # image_transport's naming
+MCAP_IMAGES = ("jpeg", "raw", "none")                    # the annotated image in the MCAP
+JPEG_QUALITY = 80
 DEPTH_SOURCE_NAMES = {DepthSource.NONE: "none", DepthSource.IMAGE: "depth",
                       DepthSource.MONOCULAR: "monocular"}
 
@@ -46,8 +55,9 @@ POSES_JSONL_SCHEMA: dict[str, Any] = {
     "properties": {
         "frame": {"type": "integer", "minimum": 0},
         "stamp": _NUMBER,
-        "width": {"type": "integer", "minimum": 1},
-        "height": {"type": "integer", "minimum": 1},
+        "width": {"type": "integer", "minimum": 0},     # 0 only on a skipped frame of unknown size
+        "height": {"type": "integer", "minimum": 0},
+        "skipped": {"type": "string", "minLength": 1},  # only on a frame that could not be used
         "skeleton": {"type": "string"},
         "keypoint_names": {"type": "array", "items": {"type": "string"}},
         "people": {"type": "array", "items": {
@@ -68,6 +78,14 @@ POSES_JSONL_SCHEMA: dict[str, Any] = {
         }},
     },
 }
+
+
+def skipped_record(bad: BadFrame, skeleton: str, keypoint_names) -> dict[str, Any]:
+    """A poses.jsonl line for a frame that could not be used: no people, and why."""
+    return {"frame": int(bad.index), "stamp": bad.stamp_ns * 1e-9, "width": int(bad.width),
+            "height": int(bad.height), "skeleton": skeleton,
+            "keypoint_names": list(keypoint_names), "people": [],
+            "skipped": f"{bad.where}: {bad.reason}"}
 
 
 def output_paths(out_dir: Path, *, jsonl: bool, video: bool, mcap: bool) -> dict[str, Path]:
@@ -121,16 +139,29 @@ def frame_record(frame_index: int, poses: FramePoses) -> dict[str, Any]:
 
 
 class JsonlSink:
-    def __init__(self, path: Path) -> None:
+    """poses.jsonl; each line goes to the file in one write(), so a kill never leaves half a
+    line and a reader following the file sees whole frames."""
+
+    def __init__(self, path: Path, skeleton: str = "", keypoint_names=()) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("x", encoding="utf-8")
+        self.skeleton, self.keypoint_names = skeleton, tuple(keypoint_names)
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+
+    def _write_line(self, record: dict) -> None:
+        data = (json.dumps(record, allow_nan=False) + "\n").encode()
+        while data:
+            data = data[os.write(self._fd, data):]
 
     def write(self, frame_index: int, poses: FramePoses, annotated_bgr: np.ndarray | None) -> None:
-        self._file.write(json.dumps(frame_record(frame_index, poses), allow_nan=False) + "\n")
+        self._write_line(frame_record(frame_index, poses))
+
+    def write_skipped(self, bad: BadFrame) -> None:
+        self._write_line(skipped_record(bad, self.skeleton, self.keypoint_names))
 
     def close(self) -> None:
-        self._file.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 class VideoSink:
@@ -138,89 +169,120 @@ class VideoSink:
 
     def __init__(self, path: Path, fps: float | None) -> None:
         self.path = path
-        self.fps = fps if fps and fps > 0 else 30.0
-        self._writer: cv2.VideoWriter | None = None
+        self._writer = FragmentedMp4Writer(path, fps)
 
     def write(self, frame_index: int, poses: FramePoses, annotated_bgr: np.ndarray | None) -> None:
         assert annotated_bgr is not None
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            height, width = annotated_bgr.shape[:2]
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"),
-                                           self.fps, (width, height))
-            if not self._writer.isOpened():
-                raise PoseRosError(f"OpenCV cannot write {self.path} (no mp4v encoder?)")
-            self._size = (width, height)
-        if annotated_bgr.shape[1::-1] != self._size:
-            annotated_bgr = cv2.resize(annotated_bgr, self._size)
         self._writer.write(annotated_bgr)
-
-    def close(self) -> None:
-        if self._writer is not None:
-            self._writer.release()
-
-
-class McapSink:
-    """rosbag2 folder with storage MCAP (zstd chunks): skeletons, markers, annotated image."""
-
-    def __init__(self, path: Path, marker_style: MarkerStyle | None = None) -> None:
-        self.path = path
-        self.typestore = typestore()
-        self.factory = RosbagsFactory(self.typestore)
-        self.marker_style = marker_style or MarkerStyle()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = Writer(path, version=9, storage_plugin=StoragePlugin.MCAP)
-        self._writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
-        self._writer.open()
-        self._conns = {
-            topic: self._writer.add_connection(topic, msgtype, typestore=self.typestore)
-            for topic, msgtype in ((TOPIC_SKELETONS, "pose_ros/msg/SkeletonArray"),
-                                   (TOPIC_MARKERS, "visualization_msgs/msg/MarkerArray"),
-                                   (TOPIC_IMAGE, "sensor_msgs/msg/Image"))}
-
-    def _write(self, topic: str, msg: Any, stamp_ns: int) -> None:
-        data = self.typestore.serialize_cdr(msg, msg.__msgtype__)
-        self._writer.write(self._conns[topic], stamp_ns, data)
-
-    def write(self, frame_index: int, poses: FramePoses, annotated_bgr: np.ndarray | None) -> None:
-        f = self.factory
-        self._write(TOPIC_SKELETONS, skeleton_array_msg(f, poses), poses.stamp_ns)
-        self._write(TOPIC_MARKERS, marker_array_msg(f, poses, self.marker_style), poses.stamp_ns)
-        if annotated_bgr is not None:
-            image = f("sensor_msgs/msg/Image", header=header_msg(f, poses.stamp_ns,
-                                                                 poses.frame_id),
-                      **image_fields(annotated_bgr, "bgr8"))
-            self._write(TOPIC_IMAGE, image, poses.stamp_ns)
 
     def close(self) -> None:
         self._writer.close()
 
 
+class McapSink:
+    """rosbag2 folder with storage MCAP: skeletons, markers and the annotated image.
+
+    images: "jpeg" (CompressedImage on TOPIC_IMAGE_COMPRESSED, the default: a tenth of the
+    raw size), "raw" (Image bgr8 on TOPIC_IMAGE) or "none".
+    """
+
+    def __init__(self, path: Path, marker_style: MarkerStyle | None = None,
+                 images: str = "jpeg") -> None:
+        if images not in MCAP_IMAGES:
+            raise PoseRosError(f"MCAP images {images!r}: use one of {', '.join(MCAP_IMAGES)}")
+        self.path = path
+        self.images = images
+        self.typestore = typestore()
+        self.factory = RosbagsFactory(self.typestore)
+        self.marker_style = marker_style or MarkerStyle()
+        self._recorder = BagRecorder(path)
+        topics = [(TOPIC_SKELETONS, "pose_ros/msg/SkeletonArray"),
+                  (TOPIC_MARKERS, "visualization_msgs/msg/MarkerArray")]
+        if images == "jpeg":
+            topics.append((TOPIC_IMAGE_COMPRESSED, "sensor_msgs/msg/CompressedImage"))
+        elif images == "raw":
+            topics.append((TOPIC_IMAGE, "sensor_msgs/msg/Image"))
+        self._topics = {name: self._recorder.add_typestore_topic(name, msgtype, self.typestore)
+                        for name, msgtype in topics}
+
+    @property
+    def needs_annotated(self) -> bool:
+        return self.images != "none"
+
+    def _write(self, topic: str, msg: Any, stamp_ns: int) -> None:
+        data = self.typestore.serialize_cdr(msg, msg.__msgtype__)
+        self._recorder.write(self._topics[topic], stamp_ns, bytes(data))
+
+    def write(self, frame_index: int, poses: FramePoses, annotated_bgr: np.ndarray | None) -> None:
+        f = self.factory
+        self._write(TOPIC_SKELETONS, skeleton_array_msg(f, poses), poses.stamp_ns)
+        self._write(TOPIC_MARKERS, marker_array_msg(f, poses, self.marker_style), poses.stamp_ns)
+        if annotated_bgr is None or self.images == "none":
+            return
+        header = header_msg(f, poses.stamp_ns, poses.frame_id)
+        if self.images == "jpeg":
+            image = f("sensor_msgs/msg/CompressedImage", header=header,
+                      **compressed_fields(annotated_bgr, "jpeg", JPEG_QUALITY))
+            self._write(TOPIC_IMAGE_COMPRESSED, image, poses.stamp_ns)
+        else:
+            image = f("sensor_msgs/msg/Image", header=header,
+                      **image_fields(annotated_bgr, "bgr8"))
+            self._write(TOPIC_IMAGE, image, poses.stamp_ns)
+
+    def close(self) -> None:
+        self._recorder.close()
+
+
 class Sinks:
-    """The chosen outputs together; `needs_annotated` says whether to draw frames at all."""
+    """The chosen outputs together; `needs_annotated` says whether to draw frames at all.
+
+    skeleton / keypoint_names fill the poses.jsonl lines of skipped frames.
+    """
 
     def __init__(self, paths: dict[str, Path], fps: float | None,
-                 marker_style: MarkerStyle | None = None) -> None:
+                 marker_style: MarkerStyle | None = None, *, mcap_images: str = "jpeg",
+                 skeleton: str = "", keypoint_names=()) -> None:
         self.sinks: list[Any] = []
+        self.jsonl: JsonlSink | None = None
         try:
+            for path in paths.values():
+                path.parent.mkdir(parents=True, exist_ok=True)
             if "jsonl" in paths:
-                self.sinks.append(JsonlSink(paths["jsonl"]))
+                self.jsonl = JsonlSink(paths["jsonl"], skeleton, keypoint_names)
+                self.sinks.append(self.jsonl)
             if "video" in paths:
                 self.sinks.append(VideoSink(paths["video"], fps))
             if "mcap" in paths:
-                self.sinks.append(McapSink(paths["mcap"], marker_style))
+                self.sinks.append(McapSink(paths["mcap"], marker_style, mcap_images))
+        except OSError as exc:
+            self.close()
+            raise PoseRosError(f"cannot create the outputs: {exc.strerror or exc} "
+                               f"({exc.filename or ''})") from None
         except BaseException:
             self.close()
             raise
-        self.needs_annotated = "video" in paths or "mcap" in paths
+        self.needs_annotated = "video" in paths or any(
+            getattr(s, "needs_annotated", False) for s in self.sinks)
 
     def write(self, frame_index: int, poses: FramePoses, annotated_bgr: np.ndarray | None) -> None:
         for sink in self.sinks:
             sink.write(frame_index, poses, annotated_bgr)
 
+    def write_skipped(self, bad: BadFrame) -> None:
+        if self.jsonl is not None:
+            self.jsonl.write_skipped(bad)
+
     def close(self) -> None:
+        """Close every sink, even when one fails; the first failure is raised after."""
+        failure = None
         for sink in self.sinks:
-            sink.close()
+            try:
+                sink.close()
+            except BaseException as exc:  # noqa: BLE001 - the others must still close
+                failure = failure or exc
+        self.sinks = []
+        if failure is not None:
+            raise failure
 
     def __enter__(self) -> Sinks:
         return self

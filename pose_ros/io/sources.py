@@ -4,13 +4,22 @@ Every source yields `Frame`s with a BGR image and a stamp taken from the source 
 video's frame time, the bag's header stamp, the webcam's capture time, and for an image folder
 (which has no time) index / fps. Problems a user can fix (missing file, unreadable video, empty
 folder, no image topic) raise PoseRosError when the source is opened, before any output is
-written.
+written. A single frame that cannot be decoded (a corrupt photo, a garbage message in a bag) is
+yielded as a `BadFrame` naming it, so the caller skips it and goes on; a source that stops early
+(a truncated video or bag) says so in `end_problem`.
+
+Stills or a sequence: a folder of photos is processed as independent stills (`Source.stills`:
+no tracking, smoothing or 3D history carried from one photo to the next) unless its files are
+numbered frames, `<prefix><number>.<ext>` with one prefix and one extension for all (as ffmpeg
+and camera drivers write them: frame_000001.png), which are a sequence, a video. `sequence=True`
+/ `False` overrides the rule either way. Videos, webcams and bags are sequences.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +31,7 @@ import cv2
 import numpy as np
 
 from pose_ros.errors import PoseRosError
+from pose_ros.io.image_codec import image_file_to_bgr
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +65,41 @@ class Frame:
         return self.stamp_ns * 1e-9
 
 
+@dataclass
+class BadFrame:
+    """A source frame that could not be used; the runner skips it and names it in a warning.
+
+    Attributes:
+        index, stamp_ns: as for Frame (the stamp is the source's, or index / fps).
+        where: what the frame is in the source ("file a.jpg", "message 12 on /camera/image").
+        reason: why it could not be used, with the fix where there is one.
+        width, height: its size where known, else 0.
+    """
+
+    index: int
+    stamp_ns: int
+    where: str
+    reason: str
+    width: int = 0
+    height: int = 0
+
+    @property
+    def stamp_s(self) -> float:
+        return self.stamp_ns * 1e-9
+
+
 @contextmanager
 def quiet_opencv():
-    """Silence OpenCV's and FFmpeg's own warnings while opening, so a bad input gives our one
-    clear error line instead of backend chatter (FFmpeg reads its level when first used)."""
+    """Silence OpenCV's and FFmpeg's own messages while opening and decoding, so a bad input
+    gives our one clear line instead of backend chatter (FFmpeg reads its level when first
+    used). libpng and libjpeg print some warnings themselves; those cannot be silenced here."""
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     cv_log = getattr(getattr(cv2, "utils", None), "logging", None)  # absent in OpenCV 4.6
     if cv_log is None:
         yield
         return
     level = cv_log.getLogLevel()
-    cv_log.setLogLevel(cv_log.LOG_LEVEL_ERROR)
+    cv_log.setLogLevel(cv_log.LOG_LEVEL_SILENT)
     try:
         yield
     finally:
@@ -73,13 +107,20 @@ def quiet_opencv():
 
 
 class Source:
-    """Base class: iterate for frames; `num_frames` is a hint for progress bars (None = unknown)."""
+    """Base class: iterate for frames; `num_frames` is a hint for progress bars (None = unknown).
+
+    `stills`: the frames are unrelated photos (no history between them); `end_problem`: set when
+    the source stopped before its announced end, saying how far it got.
+    """
 
     description: str = ""
     num_frames: int | None = None
     fps: float | None = None
+    stills: bool = False
+    end_problem: str | None = None
+    path: Path | None = None
 
-    def __iter__(self) -> Iterator[Frame]:
+    def __iter__(self) -> Iterator[Frame | BadFrame]:
         raise NotImplementedError
 
     def close(self) -> None:
@@ -130,41 +171,90 @@ class VideoSource(Source):
             stamp_ns = max(int(round(ms * 1e6)), last_ns + 1)   # strictly increasing
             yield Frame(index=index, stamp_ns=stamp_ns, image_bgr=image)
             last_ns = stamp_ns
-            ok, image = self.capture.read()
+            with quiet_opencv():
+                ok, image = self.capture.read()
             if not ok:
                 break
             index += 1
             ms = self._position_ms(index)
+        decoded = index + 1
+        if self.num_frames is not None and decoded < self.num_frames:
+            self.end_problem = (
+                f"video {self.path} ended after decoding {decoded} of the {self.num_frames} "
+                f"frames it announced (truncated or corrupt; re-encode it with `ffmpeg -i "
+                f"{self.path.name} -c:v libx264 fixed.mp4` to see what ffmpeg can save)")
 
     def close(self) -> None:
         self.capture.release()
 
 
-class ImageFolderSource(Source):
-    """Images of a folder in sorted file-name order (or one image file); stamp = index / fps."""
+_NUMBERED = re.compile(r"(.*?)(\d+)")
 
-    def __init__(self, paths: list[Path], fps: float = 30.0, description: str = "") -> None:
+
+def numbered_frames(paths: list[Path]) -> list[Path] | None:
+    """The paths in frame order if they are numbered frames (one prefix, one extension, a
+    number each: frame_0001.png ...), else None."""
+    parts = [(_NUMBERED.fullmatch(p.stem), p.suffix.lower()) for p in paths]
+    if len(paths) < 2 or any(m is None for m, _ in parts):
+        return None
+    if len({(m.group(1), ext) for m, ext in parts}) != 1:
+        return None
+    numbers = [int(m.group(2)) for m, _ in parts]
+    if len(set(numbers)) != len(numbers):
+        return None
+    return [p for _, p in sorted(zip(numbers, paths, strict=True))]
+
+
+class ImageFolderSource(Source):
+    """Images of a folder (or one image file); stamp = index / fps.
+
+    Stills (the default for unrelated photos) come in file-name order; numbered frames, a
+    sequence, in number order (frame_9 before frame_10).
+    """
+
+    def __init__(self, paths: list[Path], fps: float = 30.0, description: str = "",
+                 stills: bool = True) -> None:
         self.paths = paths
         self.fps = fps
         self.num_frames = len(paths)
         self.description = description
+        self.stills = stills
 
     @classmethod
-    def from_folder(cls, folder: Path, fps: float = 30.0) -> ImageFolderSource:
+    def from_folder(cls, folder: Path, fps: float = 30.0,
+                    sequence: bool | None = None) -> ImageFolderSource:
         paths = sorted(p for p in folder.iterdir()
                        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
         if not paths:
             raise PoseRosError(
                 f"no images in folder {folder} (looked for {', '.join(IMAGE_SUFFIXES)}): "
                 f"pass a folder of images, a video file, a bag or a webcam index")
-        return cls(paths, fps, f"{len(paths)} images in {folder}")
+        numbered = numbered_frames(paths)
+        if sequence is None:
+            sequence = numbered is not None
+            how = ("numbered frames: a sequence, tracked like a video (--stills to treat them as "
+                   "unrelated photos)" if sequence else "unrelated photos: independent stills "
+                   "(--sequence to track them like a video)")
+        else:
+            how = "a sequence (--sequence)" if sequence else "independent stills (--stills)"
+        if sequence and numbered is not None:
+            paths = numbered
+        source = cls(paths, fps, f"{len(paths)} images in {folder}, {how}", stills=not sequence)
+        source.path = folder
+        return source
 
-    def __iter__(self) -> Iterator[Frame]:
+    def __iter__(self) -> Iterator[Frame | BadFrame]:
         for index, path in enumerate(self.paths):
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                raise PoseRosError(f"cannot read image {path}: not an image or corrupt")
-            yield Frame(index=index, stamp_ns=int(round(index * 1e9 / self.fps)), image_bgr=image)
+            stamp_ns = int(round(index * 1e9 / self.fps))
+            try:
+                with quiet_opencv():
+                    image = image_file_to_bgr(path.read_bytes(), "image")
+            except (PoseRosError, OSError) as err:
+                reason = str(err) if isinstance(err, PoseRosError) else \
+                    f"cannot read it: {err.strerror or err}"
+                yield BadFrame(index, stamp_ns, f"file {path.name}", reason)
+                continue
+            yield Frame(index=index, stamp_ns=stamp_ns, image_bgr=image)
 
 
 class WebcamSource(Source):
@@ -194,13 +284,20 @@ class WebcamSource(Source):
         self.capture.release()
 
 
+def good_frames(frames) -> Iterator[Frame]:
+    """The frames that could be decoded (BadFrames dropped), for callers that only time."""
+    return (f for f in frames if isinstance(f, Frame))
+
+
 def open_source(spec: str | Path, *, topic: str | None = None, depth_topic: str | None = None,
-                camera_info_topic: str | None = None, fps: float = 30.0) -> Source:
+                camera_info_topic: str | None = None, fps: float = 30.0,
+                sequence: bool | None = None) -> Source:
     """Open what `spec` names: a webcam index ("0"), a bag (folder with metadata.yaml, .mcap,
     .db3), an image folder, an image file or a video file.
 
     topic / depth_topic / camera_info_topic apply to bags (None = choose automatically,
-    "" = do not use); fps sets the stamps of image folders.
+    "" = do not use); fps sets the stamps of image folders; sequence: an image folder's frames
+    are a sequence (True), stills (False) or decided by their names (None).
     """
     path = Path(spec)
     if isinstance(spec, str) and spec.isdigit() and not path.exists():
@@ -213,11 +310,13 @@ def open_source(spec: str | Path, *, topic: str | None = None, depth_topic: str 
             from pose_ros.io.bag_source import BagSource
             return BagSource(path, topic=topic, depth_topic=depth_topic,
                              camera_info_topic=camera_info_topic)
-        return ImageFolderSource.from_folder(path, fps)
+        return ImageFolderSource.from_folder(path, fps, sequence)
     if path.suffix.lower() in BAG_SUFFIXES:
         from pose_ros.io.bag_source import BagSource
         return BagSource(path, topic=topic, depth_topic=depth_topic,
                          camera_info_topic=camera_info_topic)
     if path.suffix.lower() in IMAGE_SUFFIXES:
-        return ImageFolderSource([path], fps, f"image {path}")
+        source = ImageFolderSource([path], fps, f"image {path}", stills=True)
+        source.path = path
+        return source
     return VideoSource(path)
