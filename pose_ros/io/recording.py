@@ -122,6 +122,7 @@ class BagRecorder:
             topic=name, message_encoding="cdr", schema_id=self._schemas[msgtype],
             metadata=metadata)
         topic = self.topics[name] = Topic(name, msgtype, msgdef, rihs01, channel_id)
+        self.write_metadata()               # the folder says its topics from the start
         return topic
 
     def add_typestore_topic(self, name: str, msgtype: str, typestore) -> Topic:
