@@ -11,16 +11,21 @@ from rosbags.highlevel import AnyReader
 
 from pose_ros.draw import draw_people, label_text
 from pose_ros.errors import PoseRosError
+from pose_ros.io.image_codec import decode_bgr
 from pose_ros.io.sinks import (
     POSES_JSONL_SCHEMA,
     TOPIC_IMAGE,
+    TOPIC_IMAGE_COMPRESSED,
     TOPIC_MARKERS,
     TOPIC_SKELETONS,
     Sinks,
     frame_record,
     output_paths,
     prepare_outputs,
+    skipped_record,
 )
+from pose_ros.io.sources import BadFrame
+from pose_ros.io.video import count_frames
 from pose_ros.msgdefs import typestore
 from pose_ros.person import DepthSource, FramePoses, Person
 from pose_ros.skeleton import COCO17
@@ -64,6 +69,11 @@ def test_frame_record_matches_schema():
     bad = dict(record, people=[dict(record["people"][0], depth_source="lidar")])
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, POSES_JSONL_SCHEMA)
+    skipped = skipped_record(BadFrame(4, T0, "file x.jpg", "corrupt"), "coco17",
+                             COCO17.keypoint_names)
+    jsonschema.validate(skipped, POSES_JSONL_SCHEMA)
+    assert skipped["people"] == [] and skipped["skipped"] == "file x.jpg: corrupt"
+    assert (skipped["width"], skipped["height"]) == (0, 0)
 
 
 def test_all_sinks_write_and_read_back(tmp_path):
@@ -84,8 +94,8 @@ def test_all_sinks_write_and_read_back(tmp_path):
         jsonschema.validate(record, POSES_JSONL_SCHEMA)
         assert record["frame"] == i and [p["id"] for p in record["people"]] == [1, 2]
 
+    assert count_frames(paths["video"]) == n
     video = cv2.VideoCapture(str(paths["video"]))
-    assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == n
     ok, first = video.read()
     assert ok and first.shape == (240, 320, 3)
     video.release()
@@ -94,7 +104,7 @@ def test_all_sinks_write_and_read_back(tmp_path):
     assert (bag / "poses.mcap").is_file() and (bag / "metadata.yaml").is_file()
     with AnyReader([bag], default_typestore=typestore()) as reader:
         counts = {c.topic: c.msgcount for c in reader.connections}
-        assert counts == {TOPIC_SKELETONS: n, TOPIC_MARKERS: n, TOPIC_IMAGE: n}
+        assert counts == {TOPIC_SKELETONS: n, TOPIC_MARKERS: n, TOPIC_IMAGE_COMPRESSED: n}
         stamps: dict[str, list[int]] = {}
         for conn, log_ns, raw in reader.messages():
             msg = reader.deserialize(raw, conn.msgtype)
@@ -109,10 +119,28 @@ def test_all_sinks_write_and_read_back(tmp_path):
             if conn.topic == TOPIC_SKELETONS:
                 assert [s.id for s in msg.skeletons] == [1, 2]
                 assert msg.skeleton == "coco17" and msg.header.frame_id == "cam"
-            if conn.topic == TOPIC_IMAGE:
-                assert (msg.width, msg.height, msg.encoding) == (320, 240, "bgr8")
+            if conn.topic == TOPIC_IMAGE_COMPRESSED:
+                assert msg.format == "jpeg" and decode_bgr(msg).shape == (240, 320, 3)
     want = [T0 + i * 40_000_000 for i in range(n)]
     assert all(sorted(s) == want for s in stamps.values())
+
+
+@pytest.mark.parametrize("mode, image_topic", [("raw", TOPIC_IMAGE), ("none", None)])
+def test_mcap_image_modes(tmp_path, mode, image_topic):
+    paths = output_paths(tmp_path, jsonl=False, video=False, mcap=True)
+    image = np.full((240, 320, 3), 60, np.uint8)
+    with Sinks(paths, fps=None, mcap_images=mode) as sinks:
+        assert sinks.needs_annotated == (mode != "none")
+        for i in range(2):
+            sinks.write(i, poses(i), image if mode != "none" else None)
+    with AnyReader([paths["mcap"]], default_typestore=typestore()) as reader:
+        topics = {c.topic: c.msgcount for c in reader.connections}
+        assert topics == {TOPIC_SKELETONS: 2, TOPIC_MARKERS: 2,
+                          **({image_topic: 2} if image_topic else {})}
+        for conn, _, raw in reader.messages():
+            if conn.topic == TOPIC_IMAGE:
+                msg = reader.deserialize(raw, conn.msgtype)
+                assert (msg.width, msg.height, msg.encoding) == (320, 240, "bgr8")
 
 
 def test_mcap_opens_with_the_reference_mcap_reader(tmp_path):
