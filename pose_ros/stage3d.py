@@ -41,10 +41,10 @@ POSE3D_SOURCES = ("lifter", "world", "fused")
 # One Euro filter on the `world` source's pelvis-relative pose (per person, metres/s speeds).
 # BlazePose's world landmarks are per-frame estimates; the lifter's temporal window smooths its
 # own. Chosen on the clips of ../shared/data/video (validation; bench/README.md, 3D sources):
-# on tracks of >= 30 frames it halves the pose jitter (75 -> 38 mm/frame^2; the lifter: 26)
-# while the reprojection error rises from 2.3 to 2.9 % of the box (the lifter: 4.4). 0.3 Hz /
-# beta 2 reached the lifter's jitter at 3.5 %, and its cutoff at 1 m/s (2.3 Hz, against 5.5)
-# would damp a waving hand.
+# on tracks of >= 30 frames it halves the pose jitter (69 -> 35 mm/frame^2; the lifter: 24)
+# while the reprojection error rises from 2.3 to 2.8 % of the box (the lifter: 4.5). 0.3 Hz /
+# beta 2 nearly reached the lifter's jitter at 3.4 %, but its cutoff at 1 m/s (2.3 Hz, against
+# 5.5) would damp a waving hand.
 WORLD_POSE_FILTER = OneEuroParams(min_cutoff_hz=0.5, beta=5.0, d_cutoff_hz=1.0)
 
 
@@ -170,7 +170,7 @@ class Stage3D:
         """The `world` pose through the person's pose filter (other sources: unchanged). The
         root was placed with the unfiltered pose, which fits this frame's 2D: placed with the
         filtered one, it would take up the filter's lag (root jitter 99 -> 124 mm/frame^2 on
-        the long tracks of bench/README.md)."""
+        the long tracks of the clips, bench/README.md)."""
         if self.source != "world" or self.world_pose_filter is None:
             return relative_m
         if person.pose_filter is None:
