@@ -1,22 +1,24 @@
 #!/usr/bin/env python3
 """pose_node: camera images in; tracked 2D/3D skeletons, RViz markers and diagnostics out.
 
-Wiring only: parameters, QoS, subscriptions, publishers and one worker thread. Every decision
-lives in the ROS-free library (pipeline, messages, markers, node_params, diagnostics), which CI
-tests without ROS. Subscription callbacks only store the newest frame; the worker runs the
-pipeline on it, so the executor is never blocked and a slow model never queues stale images.
+Wiring only: parameters, QoS, subscriptions, publishers, one worker thread and shutdown order.
+Every decision lives in the ROS-free library, which CI tests without ROS: image checks and
+conversion (io/image_codec: the same path as `pose-ros run`, so cv_bridge is not used), the
+input policy (stamps, intrinsics, depth), depth pairing, the pipeline, messages, markers,
+parameters and diagnostics. Subscription callbacks only store the newest frame; the worker runs
+the pipeline on it, so the executor is never blocked and a slow model never queues stale images.
 """
 
 from __future__ import annotations
 
+import logging
+import signal
 import sys
 import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Any
 
-import message_filters
-import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from rcl_interfaces.msg import (
@@ -27,30 +29,41 @@ from rcl_interfaces.msg import (
 )
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from visualization_msgs.msg import MarkerArray
 
-from pose_ros.camera import CameraIntrinsics
+try:  # Iron and later
+    from rclpy.event_handler import SubscriptionEventCallbacks
+except ImportError:  # Humble
+    from rclpy.qos_event import SubscriptionEventCallbacks
+
+from pose_ros.depth_pairing import DepthPairer, Pair
 from pose_ros.diagnostics import HealthMonitor, diagnostic_array_msg
 from pose_ros.draw import draw_people
 from pose_ros.errors import PoseRosError
+from pose_ros.input_policy import InputPolicy
 from pose_ros.io.image_codec import decode_bgr, decode_depth, image_fields
 from pose_ros.latest import LatestSlot
 from pose_ros.markers import MarkerStyle, marker_array_msg
 from pose_ros.messages import RosFactory, header_msg, skeleton_array_msg
 from pose_ros.msg import SkeletonArray
-from pose_ros.node_params import ParamSpec, all_params, check_value, node_config
-from pose_ros.person import DepthSource, FramePoses, Person
+from pose_ros.node_params import ParamSpec, all_params, check_value, node_config, tf_child_frame
+from pose_ros.person import FramePoses
 from pose_ros.pipeline import PoseEstimator
+
+PAIRING_POLL_S = 0.05
 
 
 @dataclass
 class _Frame:
-    image: Any          # sensor_msgs Image or CompressedImage
-    depth: Any | None   # aligned depth Image, when use_depth
+    image: Any                        # sensor_msgs Image or CompressedImage
+    arrival_ns: int                   # node clock when the image arrived
+    depth: Any | None = None          # the paired depth Image, when use_depth
+    why_no_depth: str | None = None   # use_depth, but no depth paired: why
 
 
 def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
@@ -71,13 +84,19 @@ def _stamp_ns(msg: Any) -> int:
     return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
 
 
-def _pelvis_relative(people: list[Person]) -> list[Person]:
-    """Without calibrated intrinsics the root is unknown: 3D relative to the pelvis (DEPTH_NONE)."""
-    return [replace(p, keypoints_3d=np.concatenate(
-                [p.keypoints_3d[:, :3] - p.root_camera_m, p.keypoints_3d[:, 3:]], axis=1),
-                root_camera_m=None, depth_source=DepthSource.NONE)
-            if p.keypoints_3d is not None and p.root_camera_m is not None else p
-            for p in people]
+class _RosLogHandler(logging.Handler):
+    """Python logging records of the library -> this node's ROS logger (and /rosout)."""
+
+    def __init__(self, ros_logger) -> None:
+        super().__init__()
+        self.ros_logger = ros_logger
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = record.levelno
+        log = (self.ros_logger.error if level >= logging.ERROR else self.ros_logger.warning
+               if level >= logging.WARNING else self.ros_logger.info
+               if level >= logging.INFO else self.ros_logger.debug)
+        log(record.getMessage())
 
 
 class PoseNode(Node):
@@ -89,7 +108,23 @@ class PoseNode(Node):
             self.declare_parameter(spec.name, spec.default, _descriptor(spec))
         # Raises PoseRosError with the reason (bad values, models missing and no network).
         self.config = node_config({n: self.get_parameter(n).value for n in self._specs})
-        self.estimator = PoseEstimator(self.config.pipeline)
+        # The library logs through Python logging: its records go to this node's logger (the
+        # model download notice, the input policy's warnings).
+        self._log_handler = _RosLogHandler(self.get_logger())
+        library_log = logging.getLogger("pose_ros")
+        library_log.setLevel(logging.INFO)
+        library_log.addHandler(self._log_handler)
+        policy_log = logging.getLogger(f"pose_ros.node.{id(self)}")
+        policy_log.propagate = False
+        policy_log.addHandler(self._log_handler)
+        try:
+            self.policy = InputPolicy(assumed_hfov_deg=self.config.assumed_hfov_deg,
+                                      logger=policy_log)
+            self.estimator = PoseEstimator(self.config.pipeline)
+        except BaseException:   # bad input or models missing: leave nothing attached
+            library_log.removeHandler(self._log_handler)
+            super().destroy_node()
+            raise
         self._models = ", ".join(f"{name} {sha[:12]}" for name, sha in
                                  self.estimator.model_digests().items())
         self.add_on_set_parameters_callback(self._on_set_parameters)
@@ -97,8 +132,9 @@ class PoseNode(Node):
         self._factory = RosFactory()
         self._slot: LatestSlot[_Frame] = LatestSlot()
         self._camera_info: CameraInfo | None = None
-        self._health = HealthMonitor(max_latency_s=self.config.max_latency_s)
-        self._bridge = self._make_bridge()
+        self._health = HealthMonitor(max_latency_s=self.config.max_latency_s,
+                                     error_after_s=self.config.error_after_s)
+        self._pairer: DepthPairer | None = None
         self._tf = None
         self._subscribe()
         self.pub_skeletons = self.create_publisher(SkeletonArray, "~/skeletons", 10)
@@ -124,6 +160,7 @@ class PoseNode(Node):
                 changes[p.name] = float(p.value) if isinstance(spec.default, float) else p.value
         self.config = replace(self.config, **changes)
         self._health.max_latency_s = self.config.max_latency_s
+        self._health.error_after_s = self.config.error_after_s
         return SetParametersResult(successful=True)
 
     # ------------------------------------------------------------------ inputs
@@ -133,92 +170,90 @@ class PoseNode(Node):
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1, reliability=reliability)
         group = MutuallyExclusiveCallbackGroup()
         compressed = self.config.image_transport == "compressed"
-        image_type = CompressedImage if compressed else Image
         self.image_topic = "image/compressed" if compressed else "image"
-        self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos,
-                                 callback_group=group)
+        self.create_subscription(CompressedImage if compressed else Image, self.image_topic,
+                                 self._on_image, qos, callback_group=group)
+        # camera_info: best effort + volatile matches every publisher (reliable or not); a
+        # second, reliable + transient_local subscription also gets the message a latched
+        # publisher sent before this node started. Its incompatibility with best-effort
+        # publishers is expected, so that event is not logged.
+        self.create_subscription(
+            CameraInfo, "camera_info", self._on_camera_info,
+            QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                       reliability=ReliabilityPolicy.BEST_EFFORT), callback_group=group)
+        self.create_subscription(
+            CameraInfo, "camera_info", self._on_camera_info,
+            QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                       reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL),
+            callback_group=group,
+            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda event: None))
         if self.config.use_depth:
-            # The synchronizer pairs by stamp, so it needs a few messages of each stream.
-            sync_qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=5,
-                                  reliability=reliability)
-            self._image_sub = message_filters.Subscriber(
-                self, image_type, self.image_topic, qos_profile=sync_qos, callback_group=group)
-            self._depth_sub = message_filters.Subscriber(
-                self, Image, "depth", qos_profile=sync_qos, callback_group=group)
-            self._sync = message_filters.ApproximateTimeSynchronizer(
-                [self._image_sub, self._depth_sub], queue_size=10,
-                slop=self.config.depth_sync_slop_s)
-            self._sync.registerCallback(lambda image, depth: self._slot.put(_Frame(image, depth)))
+            self._pairer = DepthPairer(slop_s=self.config.depth_sync_slop_s)
+            self.create_subscription(
+                Image, "depth", self._on_depth,
+                QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=2, reliability=reliability),
+                callback_group=group)
+            self.create_timer(PAIRING_POLL_S, lambda: self._queue(self._pairer.poll()),
+                              callback_group=group)
+
+    def _on_image(self, msg) -> None:
+        arrival_ns = self.get_clock().now().nanoseconds
+        if self._pairer is None:
+            self._slot.put(_Frame(msg, arrival_ns))
         else:
-            self.create_subscription(image_type, self.image_topic,
-                                     lambda image: self._slot.put(_Frame(image, None)), qos,
-                                     callback_group=group)
+            self._queue(self._pairer.add_image((msg, arrival_ns), _stamp_ns(msg)))
+
+    def _on_depth(self, msg: Image) -> None:
+        self._queue(self._pairer.add_depth(msg, _stamp_ns(msg)))
+
+    def _queue(self, pairs: list[Pair]) -> None:
+        for pair in pairs:
+            image, arrival_ns = pair.image
+            self._slot.put(_Frame(image, arrival_ns, pair.depth, pair.why_unpaired))
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
-
-    def _make_bridge(self):
-        try:
-            from cv_bridge import CvBridge
-            return CvBridge()
-        except Exception as exc:  # not installed, or its compiled module fails to load
-            self.get_logger().warning(f"cv_bridge unavailable ({exc!r}); using pose_ros' own "
-                                      "image conversion")
-            return None
-
-    def _decode(self, msg: Any):
-        if self._bridge is not None:
-            try:
-                if isinstance(msg, CompressedImage):
-                    return self._bridge.compressed_imgmsg_to_cv2(msg, "bgr8")
-                return self._bridge.imgmsg_to_cv2(msg, "bgr8")
-            except Exception as exc:  # e.g. KeyError: 16 with a numpy/OpenCV it was not built for
-                # A bad image fails here too: decode_bgr raises its clear error and cv_bridge
-                # stays. Only an image that decode_bgr reads retires cv_bridge.
-                image_bgr = decode_bgr(msg)
-                self.get_logger().warning(f"cv_bridge failed ({exc!r}); using pose_ros' own "
-                                          "image conversion from now on")
-                self._bridge = None
-                return image_bgr
-        return decode_bgr(msg)
-
-    def _intrinsics(self) -> CameraIntrinsics | None:
-        """The latest camera_info's intrinsics; None (and a throttled warning) without them."""
-        msg = self._camera_info
-        try:
-            if msg is not None:
-                return CameraIntrinsics.from_camera_info(msg)
-            reason = f"no camera_info on {self.resolve_topic_name('camera_info')} yet"
-        except ValueError as exc:  # uncalibrated: K all zeros
-            reason = str(exc)
-        self.get_logger().warning(
-            f"{reason}: publishing 2D and pelvis-relative 3D (depth_source NONE)",
-            throttle_duration_sec=10.0)
-        return None
 
     # ------------------------------------------------------------------ worker
     def _work(self) -> None:
         while not self._stop.is_set():
             frame = self._slot.take(timeout_s=0.2)
-            if frame is None:
+            if frame is None or self._stop.is_set():
                 continue
             try:
                 self._process(frame)
             except Exception as exc:  # log with the frame and keep running
-                self._health.record_error()
-                stamp = _stamp_ns(frame.image) * 1e-9
                 what = str(exc) if isinstance(exc, PoseRosError) else repr(exc)
+                self._health.record_error(time.monotonic(), what)
+                stamp = _stamp_ns(frame.image) * 1e-9
                 self.get_logger().error(f"frame stamped {stamp:.6f}: {what}",
                                         throttle_duration_sec=1.0)
 
+    def _depth_of(self, frame: _Frame):
+        """The frame's depth in metres, or None (unpaired or unusable: said, and counted)."""
+        if frame.why_no_depth:
+            self.policy.event("depth_unpaired", f"depth: {frame.why_no_depth}; frames are "
+                              f"placed without depth meanwhile")
+        if frame.depth is None:
+            return None
+        try:
+            return decode_depth(frame.depth)
+        except PoseRosError as exc:
+            self.policy.event("depth_unusable", f"depth image unusable ({exc}); frames are "
+                              f"placed without depth meanwhile")
+            return None
+
     def _process(self, frame: _Frame) -> None:
-        image_bgr = self._decode(frame.image)
-        depth_m = decode_depth(frame.depth) if frame.depth is not None else None
-        intrinsics = self._intrinsics()
+        # The library's checks and conversion, before anything else reads the message.
+        image_bgr = decode_bgr(frame.image)
         stamp_ns = _stamp_ns(frame.image)
-        people = self.estimator(image_bgr, stamp_ns * 1e-9, camera=intrinsics, depth=depth_m)
-        if intrinsics is None:
-            people = _pelvis_relative(people)
+        people = self.policy.estimate(self.estimator, image_bgr, stamp_ns=stamp_ns,
+                                      arrival_ns=frame.arrival_ns,
+                                      camera_info=self._camera_info,
+                                      depth_m=self._depth_of(frame))
+        if self._stop.is_set():   # shutting down: nothing more is published
+            return
         height, width = image_bgr.shape[:2]
         topology = self.estimator.topology
         poses = FramePoses(stamp_ns=stamp_ns, frame_id=frame.image.header.frame_id, width=width,
@@ -242,10 +277,11 @@ class PoseNode(Node):
             from tf2_ros import TransformBroadcaster
             self._tf = TransformBroadcaster(self)
         f = self._factory
+        node_name = self.get_fully_qualified_name()
         transforms = [f(
             "geometry_msgs/msg/TransformStamped",
             header=header_msg(f, poses.stamp_ns, poses.frame_id),
-            child_frame_id=f"{prefix}{p.track_id}",
+            child_frame_id=tf_child_frame(prefix, node_name, p.track_id),
             transform=f("geometry_msgs/msg/Transform",
                         translation=f("geometry_msgs/msg/Vector3", x=float(p.root_camera_m[0]),
                                       y=float(p.root_camera_m[1]), z=float(p.root_camera_m[2])),
@@ -256,11 +292,19 @@ class PoseNode(Node):
 
     # ------------------------------------------------------------------ outputs
     def _publish_diagnostics(self) -> None:
+        info = {"device": self.estimator.device, "precision": self.config.pipeline.precision,
+                "skeleton": self.estimator.topology.name, "models": self._models,
+                "camera_info": "received" if self._camera_info is not None else "missing",
+                "intrinsics": self.policy.intrinsics_source}
+        info.update({k: str(v) for k, v in self.policy.counts.items()})
+        dropped = self._slot.dropped
+        if self._pairer is not None:
+            info.update(depth_paired=str(self._pairer.paired),
+                        depth_unpaired=str(self._pairer.unpaired))
+            dropped += self._pairer.superseded
         summary = self._health.summary(
-            time.monotonic(), received=self._slot.received, dropped=self._slot.dropped,
-            info={"device": self.estimator.device, "precision": self.config.pipeline.precision,
-                  "skeleton": self.estimator.topology.name, "models": self._models,
-                  "camera_info": "received" if self._camera_info is not None else "missing"})
+            time.monotonic(), received=self._slot.received, dropped=dropped, info=info,
+            conditions=self.policy.conditions())
         self.pub_diagnostics.publish(diagnostic_array_msg(
             self._factory, self.get_clock().now().nanoseconds,
             f"{self.get_fully_qualified_name()}: pose estimation", self.estimator.device,
@@ -276,27 +320,43 @@ class PoseNode(Node):
             f"camera_info {self.resolve_topic_name('camera_info')} -> "
             f"{self.resolve_topic_name('~/skeletons')}, {self.resolve_topic_name('~/markers')}")
 
-    def destroy_node(self) -> None:
+    def stop(self) -> None:
+        """Stop the worker (idempotent): after this the node publishes nothing. Called before
+        the context shuts down, so no publish ever meets an invalid context."""
         self._stop.set()
         self._slot.close()
-        self._worker.join(timeout=5.0)
+        if self._worker.is_alive() and threading.current_thread() is not self._worker:
+            self._worker.join(timeout=10.0)
+
+    def destroy_node(self) -> None:
+        self.stop()
+        logging.getLogger("pose_ros").removeHandler(self._log_handler)
         super().destroy_node()
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)  # not `with rclpy.init()`: Humble's init is no context manager
-    node = None
+    # rclpy's own SIGINT handler shuts the context down at once, while the worker may be
+    # publishing ("publisher's context is invalid"). Here SIGINT and SIGTERM only ask to stop;
+    # the worker stops first, then the node, then the context.
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    node = executor = None
     try:
         node = PoseNode()
         executor = MultiThreadedExecutor()
         executor.add_node(node)
-        executor.spin()
+        while not stop.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
     except (PoseRosError, ParameterException) as exc:  # bad parameters, models missing
         print(f"pose_node: {exc}", file=sys.stderr)
         return 1
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
     finally:
+        if node is not None:
+            node.stop()
+        if executor is not None:
+            executor.shutdown()
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()

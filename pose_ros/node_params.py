@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from pose_ros.camera import DEFAULT_HFOV_DEG
 from pose_ros.errors import PoseRosError
 from pose_ros.markers import MarkerStyle
 from pose_ros.models.backends import BACKENDS
@@ -92,10 +93,16 @@ _NODE_DOCS: dict[str, tuple[str, dict]] = {
                           {"read_only": False, "min_value": 0.0, "max_value": 60.0}),
     "publish_tf": ("broadcast a TF frame <tf_prefix><id> at each person's root (parent: the "
                    "image frame)", {"read_only": False}),
-    "tf_prefix": ("prefix of the per-person TF frames", {"read_only": False}),
+    "tf_prefix": ("prefix of the per-person TF frames; a leading '~/' stands for the node's "
+                  "namespace and name, so two nodes never share a frame", {"read_only": False}),
     "diagnostics_period_s": ("period of /diagnostics", {"min_value": 0.1, "max_value": 60.0}),
     "max_latency_s": ("image-stamp-to-publish latency above which diagnostics warn",
                       {"read_only": False, "min_value": 0.001, "max_value": 60.0}),
+    "error_after_s": ("diagnostics turn ERROR when every frame has failed for this long",
+                      {"read_only": False, "min_value": 0.1, "max_value": 3600.0}),
+    "assumed_hfov_deg": ("without usable camera_info: horizontal field of view (degrees, "
+                         "10-170) that places people in 3D; 0: publish pelvis-relative 3D "
+                         "(DEPTH_NONE) instead", {"min_value": 0.0, "max_value": 170.0}),
 }
 
 
@@ -110,9 +117,11 @@ class NodeConfig:
     depth_sync_slop_s: float = 0.05
     marker_lifetime_s: float = MarkerStyle.lifetime_s
     publish_tf: bool = False
-    tf_prefix: str = "person_"
+    tf_prefix: str = "~/person_"
     diagnostics_period_s: float = 1.0
     max_latency_s: float = 0.5
+    error_after_s: float = 5.0
+    assumed_hfov_deg: float = DEFAULT_HFOV_DEG
 
 
 def _specs(cls: type, docs: dict[str, tuple[str, dict]]) -> tuple[ParamSpec, ...]:
@@ -150,6 +159,9 @@ def node_config(values: dict[str, Any]) -> NodeConfig:
     merged = {name: spec.default for name, spec in specs.items()}
     merged.update({k: v for k, v in values.items() if k in specs})
     problems += [p for s in specs.values() if (p := check_value(s, merged[s.name]))]
+    hfov = merged["assumed_hfov_deg"]
+    if isinstance(hfov, (int, float)) and 0 < hfov < 10:
+        problems.append(f"assumed_hfov_deg must be 0 (no guess) or in [10, 170], got {hfov}")
     if problems:
         raise PoseRosError("invalid parameters: " + "; ".join(problems))
     pipeline_names = {f.name for f in dataclasses.fields(PipelineConfig)}
@@ -157,3 +169,11 @@ def node_config(values: dict[str, Any]) -> NodeConfig:
     pipeline = PipelineConfig(**{k: v for k, v in merged.items() if k in pipeline_names})
     return NodeConfig(pipeline=pipeline,
                       **{k: v for k, v in merged.items() if k not in pipeline_names})
+
+
+def tf_child_frame(prefix: str, node_name: str, track_id: int) -> str:
+    """The TF frame of a person: `prefix` + id, a leading '~/' replaced by the node's fully
+    qualified name without its leading slash ('/front/pose_node' -> 'front/pose_node/')."""
+    if prefix.startswith("~/"):
+        prefix = node_name.strip("/") + "/" + prefix[2:]
+    return f"{prefix.lstrip('/')}{track_id}"

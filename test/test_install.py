@@ -29,7 +29,7 @@ def test_the_node_needs_no_offline_only_package():
     """Import what node.py imports and run a frame through the pipeline, offline packages
     blocked: a robot install without rosbags & co. must start."""
     modules = node_library_imports()
-    assert "pose_ros.pipeline" in modules
+    assert "pose_ros.pipeline" in modules and "pose_ros.input_policy" in modules
     script = f"""
 import importlib, sys
 class Block:

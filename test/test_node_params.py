@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from pose_ros.errors import PoseRosError
-from pose_ros.node_params import all_params, check_value, node_config
+from pose_ros.node_params import all_params, check_value, node_config, tf_child_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,3 +62,19 @@ def test_unknown_parameters_are_named():
 def test_device_is_checked_by_the_pipeline_config():
     with pytest.raises(PoseRosError, match="device"):
         node_config({"device": "gpu"})
+
+
+def test_assumed_field_of_view_is_zero_or_plausible():
+    assert node_config({"assumed_hfov_deg": 0.0}).assumed_hfov_deg == 0.0
+    assert node_config({"assumed_hfov_deg": 90}).assumed_hfov_deg == 90.0
+    with pytest.raises(PoseRosError, match=r"0 \(no guess\) or in \[10, 170\]"):
+        node_config({"assumed_hfov_deg": 5.0})
+
+
+@pytest.mark.parametrize("prefix, node, frame", [
+    ("~/person_", "/front/pose_node", "front/pose_node/person_7"),
+    ("~/person_", "/pose_node", "pose_node/person_7"),
+    ("person_", "/front/pose_node", "person_7"),
+    ("/people/p", "/pose_node", "people/p7")])       # tf2 frame ids have no leading slash
+def test_tf_child_frames_are_unique_per_node(prefix, node, frame):
+    assert tf_child_frame(prefix, node, 7) == frame

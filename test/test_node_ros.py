@@ -3,16 +3,21 @@
 Each test starts PoseNode in this process (its own namespace, one shared rclpy context) beside a
 peer node that publishes skimage's astronaut photograph as sensor_msgs/Image (or
 CompressedImage) with a CameraInfo, and records what pose_node publishes, including its /rosout
-log lines. Registered with ament_add_pytest_test: `colcon test --packages-select pose_ros`.
-Needs a sourced ROS 2 and this package built (its generated pose_ros.msg); skips otherwise.
+log lines. The shutdown and install tests run the installed executables as processes.
+Registered with ament_add_pytest_test: `colcon test --packages-select pose_ros`. Needs a sourced
+ROS 2 and this package built (its generated pose_ros.msg); skips otherwise.
 """
 
 from __future__ import annotations
 
 import array
 import importlib.util
+import os
+import signal
+import subprocess
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -27,21 +32,25 @@ skimage_data = pytest.importorskip(
     "skimage.data", reason="scikit-image is not installed (pip install scikit-image)")
 
 import cv2  # noqa: E402
-from ament_index_python.packages import get_package_share_directory  # noqa: E402
-from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
+from ament_index_python.packages import (  # noqa: E402
+    get_package_prefix,
+    get_package_share_directory,
+)
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from launch.actions import DeclareLaunchArgument  # noqa: E402
 from pose_ros.msg import Skeleton, SkeletonArray  # noqa: E402
 from rcl_interfaces.msg import Log  # noqa: E402
 from rcl_interfaces.srv import SetParameters  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
-from rclpy.qos import QoSProfile, ReliabilityPolicy  # noqa: E402
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image  # noqa: E402
 from tf2_msgs.msg import TFMessage  # noqa: E402
 from visualization_msgs.msg import MarkerArray  # noqa: E402
 
 from pose_ros.errors import PoseRosError  # noqa: E402
 from pose_ros.io.image_codec import compressed_fields, image_fields  # noqa: E402
+from pose_ros.models import store  # noqa: E402
 from pose_ros.node import PoseNode  # noqa: E402
 from pose_ros.skeleton import COCO17  # noqa: E402
 
@@ -64,11 +73,11 @@ def photo_bgr() -> np.ndarray:
     return cv2.cvtColor(skimage_data.astronaut(), cv2.COLOR_RGB2BGR)
 
 
-def camera_info(stamp, width: int, height: int) -> CameraInfo:
+def camera_info(stamp, width: int, height: int, focal_px: float = FOCAL_PX) -> CameraInfo:
     msg = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
     msg.header.stamp, msg.header.frame_id = stamp, FRAME_ID
-    msg.k = [FOCAL_PX, 0.0, width / 2, 0.0, FOCAL_PX, height / 2, 0.0, 0.0, 1.0]
-    msg.p = [FOCAL_PX, 0.0, width / 2, 0.0, 0.0, FOCAL_PX, height / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
+    msg.k = [focal_px, 0.0, width / 2, 0.0, focal_px, height / 2, 0.0, 0.0, 1.0]
+    msg.p = [focal_px, 0.0, width / 2, 0.0, 0.0, focal_px, height / 2, 0.0, 0.0, 0.0, 1.0, 0.0]
     msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     msg.d = [0.0] * 5
     return msg
@@ -84,18 +93,19 @@ def uint8_array(data: np.ndarray) -> array.array:
 
 
 class Rig:
-    """A PoseNode in namespace `ns` and a peer node that feeds it and records its outputs."""
+    """A PoseNode in namespace `ns` and a peer node that feeds it and records its outputs.
 
-    def __init__(self, context, ns: str, **params) -> None:
+    `before_start(peer)` runs once the peer exists and before PoseNode starts (latched topics).
+    """
+
+    def __init__(self, context, ns: str, before_start=None, **params) -> None:
         overrides = [Parameter(k, value=v) for k, v in {"device": "cpu", **params}.items()]
         self.ns = ns
-        self.pose = PoseNode(context=context, namespace=ns, parameter_overrides=overrides)
-        self.peer = rclpy.create_node("test_peer", namespace=ns, context=context)
+        self.peer = p = rclpy.create_node("test_peer", namespace=ns, context=context)
         self.lock = threading.Lock()
         self.received: dict[str, list] = {
             k: [] for k in ("skeletons", "markers", "annotated", "log", "diag", "tf")}
         self.sent: dict[tuple[int, int], str] = {}   # stamp -> what was published with it
-        p = self.peer
         self.pub_image = p.create_publisher(Image, "image", 5)
         self.pub_compressed = p.create_publisher(CompressedImage, "image/compressed", 5)
         self.pub_info = p.create_publisher(CameraInfo, "camera_info", 5)
@@ -109,6 +119,9 @@ class Rig:
             p.create_subscription(msg_type, topic, self._recorder(key), 10)
         p.create_subscription(Log, "/rosout", self._recorder("log"), QoSProfile(
             depth=100, reliability=ReliabilityPolicy.RELIABLE))
+        if before_start is not None:
+            before_start(p)
+        self.pose = PoseNode(context=context, namespace=ns, parameter_overrides=overrides)
         self.set_params = p.create_client(SetParameters, "pose_node/set_parameters")
         self.executor = MultiThreadedExecutor(context=context)
         self.executor.add_node(self.pose)
@@ -132,18 +145,37 @@ class Rig:
         return [m.msg for m in self.got("log")
                 if m.name == name and (level is None or m.level == level)]
 
+    def status(self, predicate=lambda s: True, after: int = 0):
+        """The newest /diagnostics status of this rig's node (from the `after`-th array on)
+        that satisfies `predicate`, or None."""
+        name = f"{self.ns}/pose_node: pose estimation"
+        return next((st for a in reversed(self.got("diag")[after:]) for st in a.status
+                     if st.name == name and predicate(st)), None)
+
     def publish(self, photo_bgr: np.ndarray, *, info: bool = True, compressed: bool = False,
-                depth_m: float | None = None, encoding: str | None = None) -> tuple[int, int]:
-        """One frame (and its CameraInfo / depth) with a fresh stamp; returns the stamp."""
+                depth_m: float | None = None, depth_offset_s: float = 0.0,
+                depth_shape: tuple[int, int] | None = None, encoding: str | None = None,
+                zero_stamp: bool = False, info_k: list | None = None,
+                mutate=None) -> tuple[int, int]:
+        """One frame (and its CameraInfo / depth) with a fresh stamp; returns the stamp.
+
+        depth_offset_s shifts the depth image's stamp; depth_shape (h, w) gives it another
+        size; zero_stamp publishes the image with stamp 0; info_k replaces K; mutate(msg)
+        corrupts the image message before it goes out."""
         stamp = self.peer.get_clock().now().to_msg()
         height, width = photo_bgr.shape[:2]
         if info:
-            self.pub_info.publish(camera_info(stamp, width, height))
+            info_msg = camera_info(stamp, width, height)
+            if info_k is not None:
+                info_msg.k = info_k
+            self.pub_info.publish(info_msg)
         if depth_m is not None:
-            depth = Image(height=height, width=width, encoding="16UC1", is_bigendian=0,
-                          step=width * 2)
-            depth.data = uint8_array(np.full((height, width), depth_m * 1e3, np.uint16))
-            depth.header.stamp, depth.header.frame_id = stamp, FRAME_ID
+            dh, dw = depth_shape or (height, width)
+            depth = Image(height=dh, width=dw, encoding="16UC1", is_bigendian=0, step=dw * 2)
+            depth.data = uint8_array(np.full((dh, dw), depth_m * 1e3, np.uint16))
+            ns = stamp.sec * 1_000_000_000 + stamp.nanosec + int(depth_offset_s * 1e9)
+            depth.header.stamp.sec, depth.header.stamp.nanosec = divmod(ns, 1_000_000_000)
+            depth.header.frame_id = FRAME_ID
             self.pub_depth.publish(depth)
         if compressed:
             fields = compressed_fields(photo_bgr)
@@ -154,8 +186,12 @@ class Rig:
             if encoding is not None:
                 msg.encoding = encoding
         msg.header.stamp, msg.header.frame_id = stamp, FRAME_ID
+        if zero_stamp:
+            msg.header.stamp.sec = msg.header.stamp.nanosec = 0
+        if mutate is not None:
+            mutate(msg)
         (self.pub_compressed if compressed else self.pub_image).publish(msg)
-        key = (stamp.sec, stamp.nanosec)
+        key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
         self.sent[key] = encoding or ("jpeg" if compressed else "bgr8")
         return key
 
@@ -175,9 +211,17 @@ class Rig:
             time.sleep(0.05)
         return result
 
-    def people_frame(self):
-        """The first SkeletonArray with at least one person, or None."""
-        return next((m for m in self.got("skeletons") if m.skeletons), None)
+    def people_frame(self, after: int = 0):
+        """The first SkeletonArray (from the `after`-th on) with at least one person, or None."""
+        return next((m for m in self.got("skeletons")[after:] if m.skeletons), None)
+
+    def set_param(self, name: str, value):
+        assert self.set_params.wait_for_service(timeout_sec=10)
+        request = SetParameters.Request(
+            parameters=[Parameter(name, value=value).to_parameter_msg()])
+        future = self.set_params.call_async(request)
+        assert self.wait(future.done, timeout_s=10), "set_parameters service did not answer"
+        return future.result().results[0]
 
     def close(self) -> None:
         self.executor.shutdown()
@@ -228,7 +272,8 @@ def test_photo_gives_skeletons_markers_tf_annotated_image_and_diagnostics(rig, p
     tf = rig.wait(lambda: next((t for msg in rig.got("tf") for t in msg.transforms
                                 if stamp_key(t.header) == stamp), None), timeout_s=5)
     assert tf is not None and tf.header.frame_id == FRAME_ID
-    assert tf.child_frame_id == f"person_{person.id}"
+    # tf_prefix '~/person_': the node's namespace and name, so nodes never share a frame.
+    assert tf.child_frame_id == f"pose_test/pose_node/person_{person.id}"
     assert tf.transform.translation.z == pytest.approx(person.root.z)
     annotated = rig.wait(lambda: next((m for m in rig.got("annotated")
                                        if stamp_key(m.header) == stamp), None), timeout_s=5)
@@ -237,38 +282,27 @@ def test_photo_gives_skeletons_markers_tf_annotated_image_and_diagnostics(rig, p
     drawn = np.frombuffer(bytes(annotated.data), np.uint8).reshape(height, width, 3)
     assert np.any(drawn != photo_bgr), "the annotated image has no drawing on it"
 
-    name = f"{rig.ns}/pose_node: pose estimation"
-    diag = rig.wait(lambda: next((s for a in rig.got("diag") for s in a.status
-                                  if s.name == name and any(
-                                      kv.key == "frames_published" and int(kv.value) > 0
-                                      for kv in s.values)), None), timeout_s=5)
-    assert diag is not None, f"no /diagnostics status {name!r} with published frames"
+    diag = rig.wait(lambda: rig.status(lambda s: any(
+        kv.key == "frames_published" and int(kv.value) > 0 for kv in s.values)), timeout_s=5)
+    assert diag is not None, "no /diagnostics status with published frames"
     values = {kv.key: kv.value for kv in diag.values}
     assert values["device"] == "cpu" and values["camera_info"] == "received"
+    assert values["intrinsics"] == "camera_info"
     assert {"rate_hz", "latency_p50_ms", "frames_dropped", "models"} <= set(values)
     assert "detector" in values["models"] and "landmarks" in values["models"]
 
 
 def test_parameter_changes_are_checked(rig, photo_bgr):
-    assert rig.set_params.wait_for_service(timeout_sec=10)
-
-    def set_param(name: str, value):
-        request = SetParameters.Request(
-            parameters=[Parameter(name, value=value).to_parameter_msg()])
-        future = rig.set_params.call_async(request)
-        assert rig.wait(future.done, timeout_s=10), "set_parameters service did not answer"
-        return future.result().results[0]
-
     for name, value, why in (("marker_lifetime_s", -1.0, "marker_lifetime_s"),
                              ("device", "cuda", "read-only"),
                              ("publish_tf", "yes", "BOOL")):
-        result = set_param(name, value)
+        result = rig.set_param(name, value)
         assert not result.successful, (name, value)
         assert why in result.reason, result.reason
         print(f"{name}={value!r} rejected: {result.reason}")
     assert rig.pose.config.marker_lifetime_s == 0.5
 
-    result = set_param("marker_lifetime_s", 2.0)
+    result = rig.set_param("marker_lifetime_s", 2.0)
     assert result.successful, result.reason
     assert rig.pose.config.marker_lifetime_s == 2.0
     after = len(rig.got("markers"))
@@ -278,22 +312,69 @@ def test_parameter_changes_are_checked(rig, photo_bgr):
     assert lifetime is not None and (lifetime.sec, lifetime.nanosec) == (2, 0)
 
 
-def test_bad_image_is_logged_and_the_node_keeps_running(rig, photo_bgr):
+def _shear(msg) -> None:        # rows shorter than width * 3: what cv_bridge used to accept
+    msg.step = msg.width * 3 - 3
+
+
+def _empty(msg) -> None:        # a 0x0 image: OpenCV's raw cvtColor assertion before
+    msg.width = msg.height = msg.step = 0
+    msg.data = array.array("B")
+
+
+def _short(msg) -> None:
+    msg.data = msg.data[: len(msg.data) // 2]
+
+
+@pytest.mark.parametrize("what, kw, expected", [
+    ("unsupported encoding", {"encoding": "32SC1"}, "32SC1"),
+    ("step below width x 3", {"mutate": _shear}, "needs step >= 1536"),
+    ("0x0 image", {"mutate": _empty}, "empty image (0x0)"),
+    ("short data", {"mutate": _short}, "bytes, got step 1536"),
+])
+def test_bad_image_is_one_clear_error_and_the_node_keeps_running(rig, photo_bgr, what, kw,
+                                                                 expected):
+    """The library's own checks run on every message before any conversion."""
     errors_before = len(rig.logs(Log.ERROR))
-    bridge_warnings = sum("cv_bridge failed" in m for m in rig.logs())
-    bad = rig.publish(photo_bgr, encoding="32SC1")  # a ROS encoding pose_ros does not read
+    published_before = len(rig.got("skeletons"))
+    bad = rig.publish(photo_bgr, **kw)
     error = rig.wait(lambda: rig.logs(Log.ERROR)[errors_before:], timeout_s=20)
-    assert error, "no error logged for an image with an unsupported encoding"
+    assert error, f"no error logged for: {what}"
     stamp_s = (bad[0] * 1_000_000_000 + bad[1]) * 1e-9
-    assert "32SC1" in error[0] and f"{stamp_s:.6f}" in error[0], error[0]
-    # The bad image is no reason to stop using cv_bridge.
-    assert sum("cv_bridge failed" in m for m in rig.logs()) == bridge_warnings
+    assert expected in error[0] and f"{stamp_s:.6f}" in error[0], error[0]
+    assert "cvtColor" not in error[0] and "Traceback" not in error[0]
+    assert not any(stamp_key(m.header) == bad for m in rig.got("skeletons")[published_before:])
 
     good = rig.feed_until(lambda: next((m for m in rig.got("skeletons")
                                         if m.skeletons and stamp_key(m.header) > bad), None),
                           photo_bgr)
     assert good is not None, f"no output after the bad image; node log: {rig.logs()}"
     assert rig.sent[stamp_key(good.header)] == "bgr8"
+
+
+def test_diagnostics_turn_error_when_every_frame_fails(rig, photo_bgr):
+    assert rig.set_param("error_after_s", 1.0).successful
+    try:
+        after = len(rig.got("diag"))
+        error = rig.feed_until(lambda: rig.status(
+            lambda s: s.level == DiagnosticStatus.ERROR, after), photo_bgr, timeout_s=20,
+            mutate=_shear)
+        assert error is not None, "diagnostics never reached ERROR while every frame failed"
+        assert "every frame failed" in error.message and "step" in error.message
+        after = len(rig.got("diag"))
+        healthy = rig.feed_until(lambda: rig.status(
+            lambda s: s.level == DiagnosticStatus.OK, after), photo_bgr, timeout_s=30)
+        assert healthy is not None, "diagnostics stayed in error after good frames"
+    finally:
+        rig.set_param("error_after_s", 5.0)
+
+
+def test_zero_stamps_still_publish_with_a_warning(rig, photo_bgr):
+    after = len(rig.got("skeletons"))
+    frame = rig.feed_until(lambda: rig.people_frame(after), photo_bgr, zero_stamp=True)
+    assert frame is not None, f"no people from zero-stamped images; node log: {rig.logs()}"
+    assert (frame.header.stamp.sec, frame.header.stamp.nanosec) == (0, 0)   # the image's own
+    assert any("image stamp is zero" in m and "arrival time" in m
+               for m in rig.logs(Log.WARN)), rig.logs(Log.WARN)
 
 
 def test_invalid_start_parameters_are_rejected(context):
@@ -305,24 +386,68 @@ def test_invalid_start_parameters_are_rejected(context):
                  parameter_overrides=[Parameter("max_people", value=0)])
 
 
-def test_without_camera_info_2d_and_pelvis_relative_3d(context, photo_bgr):
+def test_without_usable_camera_info_the_assumed_field_of_view_is_said_and_used(context,
+                                                                              photo_bgr):
+    """No camera_info, then an uncalibrated one (K all zeros): both place people with the
+    assumed field of view, and say so in the log and in diagnostics (the advice given is what
+    happens)."""
     rig = Rig(context, "/pose_test_no_info")
     try:
         frame = rig.feed_until(rig.people_frame, photo_bgr, info=False)
         assert frame is not None, f"no people without camera_info; node log: {rig.logs()}"
-        assert stamp_key(frame.header) in rig.sent and frame.header.frame_id == FRAME_ID
         person = frame.skeletons[0]
         assert_person_in_photo(person, *photo_bgr.shape[1::-1])
-        assert person.depth_source == Skeleton.DEPTH_NONE
-        assert (person.root.x, person.root.y, person.root.z) == (0.0, 0.0, 0.0)
-        xyz = np.array([[k.position.x, k.position.y, k.position.z] for k in person.keypoints_3d])
-        assert xyz.shape == (COCO17.num_keypoints, 3)
-        assert np.abs(xyz).max() < 1.5                 # metres around the pelvis, not the camera
-        hips = xyz[[COCO17.index("left_hip"), COCO17.index("right_hip")]].mean(axis=0)
-        assert np.linalg.norm(hips) < 0.15             # the pelvis is the origin
-        assert any("no camera_info" in m for m in rig.logs(Log.WARN)), rig.logs()
-        # Markers show camera-frame 3D only: the MarkerArrays are there, and empty.
-        assert rig.got("markers") and not any(m.markers for m in rig.got("markers"))
+        assert person.depth_source == Skeleton.DEPTH_MONOCULAR and person.root.z > 0.3
+        warnings = rig.logs(Log.WARN)
+        assert any("no camera_info" in m and "69 degree" in m for m in warnings), warnings
+        diag = rig.wait(lambda: rig.status(lambda s: s.level == DiagnosticStatus.WARN
+                                           and "69 degree" in s.message), timeout_s=5)
+        assert diag is not None, "diagnostics do not warn about the assumed field of view"
+
+        after = len(rig.got("skeletons"))
+        frame = rig.feed_until(lambda: rig.people_frame(after), photo_bgr, info_k=[0.0] * 9)
+        assert frame.skeletons[0].depth_source == Skeleton.DEPTH_MONOCULAR
+        zero_k = [m for m in rig.logs(Log.WARN) if "no usable K" in m]
+        assert zero_k and "calibrate" in zero_k[0] and "69 degree" in zero_k[0], zero_k
+    finally:
+        rig.close()
+
+
+def test_camera_info_from_latched_and_best_effort_publishers(context, photo_bgr):
+    """Images on a reliable subscription; camera_info from a transient_local publisher that
+    sent its one message before the node started, then from a best-effort one (twice the
+    image size: scaled to the image)."""
+    height, width = photo_bgr.shape[:2]
+    publishers = []
+
+    def latch(peer) -> None:
+        latched = peer.create_publisher(CameraInfo, "camera_info", QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.RELIABLE,
+            durability=DurabilityPolicy.TRANSIENT_LOCAL))
+        latched.publish(camera_info(peer.get_clock().now().to_msg(), width, height))
+        publishers.append(latched)
+
+    def intrinsics_are(text: str):
+        return lambda: rig.status(lambda s: any(
+            kv.key == "intrinsics" and text in kv.value for kv in s.values))
+
+    rig = Rig(context, "/pose_test_info_qos", before_start=latch, reliability="reliable")
+    try:
+        frame = rig.feed_until(rig.people_frame, photo_bgr, info=False)
+        assert frame is not None, f"no people; node log: {rig.logs()}"
+        assert rig.wait(intrinsics_are("camera_info"), timeout_s=5) is not None, \
+            "the latched camera_info never arrived"
+        best_effort = rig.peer.create_publisher(CameraInfo, "camera_info", QoSProfile(
+            depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+
+        def scaled():     # best effort: the first messages may go before the match is made
+            best_effort.publish(camera_info(rig.peer.get_clock().now().to_msg(), 2 * width,
+                                            2 * height, 2 * FOCAL_PX))
+            return intrinsics_are("scaled from 1024x1024")()
+
+        scaled = rig.feed_until(scaled, photo_bgr, info=False)
+        assert scaled, "the best-effort camera_info never arrived"
+        assert not any("incompatible" in m.lower() for m in rig.logs()), rig.logs()
     finally:
         rig.close()
 
@@ -338,7 +463,7 @@ def test_compressed_transport(context, photo_bgr):
         rig.close()
 
 
-def test_aligned_depth_places_the_person(context, photo_bgr):
+def test_depth_places_the_person_and_unpaired_depth_is_explained(context, photo_bgr):
     rig = Rig(context, "/pose_test_depth", use_depth=True)
     try:
         frame = rig.feed_until(rig.people_frame, photo_bgr, depth_m=2.0)
@@ -347,20 +472,133 @@ def test_aligned_depth_places_the_person(context, photo_bgr):
         person = frame.skeletons[0]
         assert person.depth_source == Skeleton.DEPTH_IMAGE
         assert person.root.z == pytest.approx(2.0, abs=0.4)   # a wall of depth 2 m
+
+        # Depth stamped 5 s before its image never pairs: the frames still come (placed from
+        # the intrinsics), and the log and diagnostics say why.
+        after = len(rig.got("skeletons"))
+        frame = rig.feed_until(lambda: rig.people_frame(after), photo_bgr, depth_m=2.0,
+                               depth_offset_s=-5.0)
+        assert frame is not None, f"no output while depth does not pair: {rig.logs()}"
+        assert frame.skeletons[0].depth_source == Skeleton.DEPTH_MONOCULAR
+        said = [m for m in rig.logs(Log.WARN) if "nearest 5.0" in m]
+        assert said and "depth_sync_slop_s" in said[0], rig.logs(Log.WARN)
+        diag = rig.wait(lambda: rig.status(lambda s: s.level == DiagnosticStatus.WARN
+                                           and "nearest 5.0" in s.message), timeout_s=5)
+        assert diag is not None, "diagnostics do not say why depth does not pair"
+
+        # Depth of another size is dropped with a warning.
+        after = len(rig.got("skeletons"))
+        rig.feed_until(lambda: rig.people_frame(after), photo_bgr, depth_m=2.0,
+                       depth_shape=(240, 320))
+        assert any("depth image is 320x240" in m for m in rig.logs(Log.WARN)), rig.logs()
     finally:
         rig.close()
 
 
+def _fake_models_wheel(path: Path) -> Path:
+    """A wheel holding the real cached BlazePose files, as pip would download it."""
+    with zipfile.ZipFile(path, "w") as wheel:
+        for name in ("pose_detection", "pose_landmark_full"):
+            spec = store.MODELS[name]
+            wheel.writestr(spec.member, store.model_path(name, allow_download=True).read_bytes())
+    return path
+
+
+def test_model_download_is_logged_with_its_size(context, tmp_path, monkeypatch):
+    wheel = _fake_models_wheel(tmp_path / "mediapipe-0.10.14-py3-none-any.whl")
+    monkeypatch.setenv(store.ENV_DIR, str(tmp_path / "empty_cache"))
+    monkeypatch.setattr(store, "download_wheel", lambda dest: wheel)
+    rig = Rig(context, "/pose_test_download")
+    try:
+        lines = rig.wait(lambda: [m for m in rig.logs(Log.INFO) if "mediapipe==0.10.14" in m
+                                  or m.startswith("downloaded")], timeout_s=10)
+        assert any(f"{store.WHEEL_SIZE_MB:.1f} MB wheel" in m for m in lines), rig.logs()
+        assert any(m.startswith("downloaded") and "pose_detection.tflite" in m for m in lines)
+    finally:
+        rig.close()
+
+
+# ----------------------------------------------------------------------------- processes
+
+def installed(executable: str) -> Path:
+    return Path(get_package_prefix("pose_ros")) / "lib" / "pose_ros" / executable
+
+
+def test_installed_executables_run_with_the_interpreter_that_has_torch():
+    for executable in ("pose_node", "pose-ros"):
+        path = installed(executable)
+        interpreter = path.read_text().splitlines()[0][2:]
+        check = subprocess.run([interpreter, "-c", "import torch, tflite"], capture_output=True)
+        assert check.returncode == 0, f"{path}: {interpreter} has no torch/tflite"
+    out = subprocess.run([str(installed("pose-ros")), "models", "path"], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0 and Path(out.stdout.strip()) == store.cache_dir(), out.stderr
+
+
+def test_ctrl_c_while_frames_flow_stops_cleanly(context, photo_bgr):
+    """SIGINT while images arrive: the worker stops before the context goes, so no publish
+    meets an invalid context; exit status 0 and not one error line."""
+    ns = "/pose_test_sigint"
+    proc = subprocess.Popen(
+        [str(installed("pose_node")), "--ros-args", "-r", f"__ns:={ns}", "-p", "device:=cpu"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    feeder = rclpy.create_node("sigint_feeder", namespace=ns, context=context)
+    got = []
+    feeder.create_subscription(SkeletonArray, "pose_node/skeletons", got.append, 10)
+    pub_image = feeder.create_publisher(Image, "image", 5)
+    pub_info = feeder.create_publisher(CameraInfo, "camera_info", 5)
+    executor = rclpy.executors.SingleThreadedExecutor(context=context)
+    executor.add_node(feeder)
+    height, width = photo_bgr.shape[:2]
+    fields = image_fields(photo_bgr)
+
+    def feed(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end and proc.poll() is None:
+            stamp = feeder.get_clock().now().to_msg()
+            msg = Image(**{**fields, "data": uint8_array(fields["data"])})
+            msg.header.stamp, msg.header.frame_id = stamp, FRAME_ID
+            pub_info.publish(camera_info(stamp, width, height))
+            pub_image.publish(msg)
+            executor.spin_once(timeout_sec=0.05)
+
+    try:
+        deadline = time.monotonic() + 2 * WAIT_S
+        while not got and time.monotonic() < deadline and proc.poll() is None:
+            feed(0.5)
+        assert got, "the node never published"
+        for _ in range(3):      # interrupt while frames are in flight
+            feed(0.3)
+        proc.send_signal(signal.SIGINT)
+        feed(1.0)
+        output, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        executor.shutdown()
+        feeder.destroy_node()
+    print(output)
+    assert proc.returncode == 0, output
+    for bad in ("context is invalid", "Failed to publish", "Traceback", "[ERROR]"):
+        assert bad not in output, output
+
+
 def test_launch_file_arguments_have_defaults_and_descriptions():
-    path = Path(get_package_share_directory("pose_ros")) / "launch" / "pose.launch.py"
-    spec = importlib.util.spec_from_file_location("pose_launch", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    declared = {a.name: a for a in module.generate_launch_description().entities
-                if isinstance(a, DeclareLaunchArgument)}
-    assert set(declared) == {"image", "camera_info", "depth", "image_transport", "params_file",
-                             "device", "namespace", "rviz", "use_sim_time"}
-    for argument in declared.values():
-        assert argument.default_value is not None and argument.description, argument.name
-    config = Path(get_package_share_directory("pose_ros")) / "config"
+    share = Path(get_package_share_directory("pose_ros"))
+    expected = {
+        "pose.launch.py": {"image", "camera_info", "depth", "image_transport", "params_file",
+                           "device", "namespace", "rviz", "use_sim_time"},
+        "two_cameras.launch.py": {"params_file", "device", "front_image", "front_camera_info",
+                                  "back_image", "back_camera_info"}}
+    for name, arguments in expected.items():
+        spec = importlib.util.spec_from_file_location(name.split(".")[0], share / "launch" / name)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        declared = {a.name: a for a in module.generate_launch_description().entities
+                    if isinstance(a, DeclareLaunchArgument)}
+        assert set(declared) == arguments, name
+        for argument in declared.values():
+            assert argument.default_value is not None and argument.description, argument.name
+    config = share / "config"
     assert (config / "pose.yaml").is_file() and (config / "pose.rviz").is_file()
