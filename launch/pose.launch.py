@@ -19,7 +19,8 @@ ARGUMENTS = [
     ("params_file", "", "YAML file of node parameters; empty: share/pose_ros/config/pose.yaml"),
     ("device", "", "'auto', 'cpu', 'cuda' or 'cuda:N'; empty: the params file's value"),
     ("namespace", "", "namespace of the node and its topics"),
-    ("rviz", "false", "also start RViz with share/pose_ros/config/pose.rviz"),
+    ("rviz", "false", "also start RViz with share/pose_ros/config/pose.rviz (needs rviz2: "
+                      "apt install ros-$ROS_DISTRO-rviz2; not installed by rosdep)"),
     ("use_sim_time", "false", "use /clock (bag playback with --clock)"),
 ]
 
@@ -56,16 +57,24 @@ def _pose_node(context):
     )]
 
 
-def generate_launch_description() -> LaunchDescription:
-    declared = [DeclareLaunchArgument(name, default_value=default, description=description)
-                for name, default, description in ARGUMENTS]
-    rviz = Node(
+def _rviz(context):
+    """RViz with config/pose.rviz, its absolute /pose_node/... topics remapped to the namespace."""
+    namespace = LaunchConfiguration("namespace").perform(context).strip("/")
+    prefix = f"/{namespace}" if namespace else ""
+    return [Node(
         package="rviz2",
         executable="rviz2",
         arguments=["-d", PathJoinSubstitution(
             [FindPackageShare("pose_ros"), "config", "pose.rviz"])],
         parameters=[{"use_sim_time": LaunchConfiguration("use_sim_time")}],
-        condition=IfCondition(LaunchConfiguration("rviz")),
+        remappings=[(f"/pose_node/{topic}", f"{prefix}/pose_node/{topic}")
+                    for topic in ("markers", "image_annotated")] if prefix else [],
         output="screen",
-    )
+    )]
+
+
+def generate_launch_description() -> LaunchDescription:
+    declared = [DeclareLaunchArgument(name, default_value=default, description=description)
+                for name, default, description in ARGUMENTS]
+    rviz = OpaqueFunction(function=_rviz, condition=IfCondition(LaunchConfiguration("rviz")))
     return LaunchDescription([*declared, OpaqueFunction(function=_pose_node), rviz])

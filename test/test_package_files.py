@@ -45,9 +45,13 @@ def test_package_xml_declares_an_interface_package():
     assert xml.find("export/build_type").text == "ament_cmake"
     deps = {e.text for e in xml if e.tag.endswith("depend")}
     for needed in ("rclpy", "std_msgs", "geometry_msgs", "sensor_msgs", "visualization_msgs",
-                   "cv_bridge", "message_filters", "launch_ros", "rosidl_default_generators",
-                   "rosidl_default_runtime", "python3-numpy", "python3-opencv"):
+                   "diagnostic_msgs", "tf2_ros", "launch_ros", "rosidl_default_generators",
+                   "rosidl_default_runtime", "python3-numpy", "python3-opencv", "python3-scipy",
+                   "python3-platformdirs", "python3-flatbuffers"):
         assert needed in deps, needed
+    # Optional on a robot (rviz:=true), or not used by the node at all.
+    for unwanted in ("rviz2", "cv_bridge", "message_filters", "python3-tqdm"):
+        assert unwanted not in deps, unwanted
 
 
 def test_no_msg_subpackage_in_our_python_package():
