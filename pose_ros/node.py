@@ -92,11 +92,17 @@ class _RosLogHandler(logging.Handler):
         self.ros_logger = ros_logger
 
     def emit(self, record: logging.LogRecord) -> None:
-        level = record.levelno
-        log = (self.ros_logger.error if level >= logging.ERROR else self.ros_logger.warning
-               if level >= logging.WARNING else self.ros_logger.info
-               if level >= logging.INFO else self.ros_logger.debug)
-        log(record.getMessage())
+        # One call site per severity: rclpy keys each call site to one severity and raises
+        # "Logging severity cannot be changed between calls" otherwise.
+        message, level = record.getMessage(), record.levelno
+        if level >= logging.ERROR:
+            self.ros_logger.error(message)
+        elif level >= logging.WARNING:
+            self.ros_logger.warning(message)
+        elif level >= logging.INFO:
+            self.ros_logger.info(message)
+        else:
+            self.ros_logger.debug(message)
 
 
 class PoseNode(Node):
@@ -173,21 +179,19 @@ class PoseNode(Node):
         self.image_topic = "image/compressed" if compressed else "image"
         self.create_subscription(CompressedImage if compressed else Image, self.image_topic,
                                  self._on_image, qos, callback_group=group)
-        # camera_info: best effort + volatile matches every publisher (reliable or not); a
-        # second, reliable + transient_local subscription also gets the message a latched
-        # publisher sent before this node started. Its incompatibility with best-effort
-        # publishers is expected, so that event is not logged.
+        # camera_info: best effort + volatile matches every publisher (reliable or not). A
+        # latched (transient_local) publisher's message reaches only a transient_local
+        # subscription, which every volatile publisher would report as incompatible: it is made
+        # once such a publisher is seen (checked now and every second until then).
+        self._info_group = group
         self.create_subscription(
             CameraInfo, "camera_info", self._on_camera_info,
             QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                        reliability=ReliabilityPolicy.BEST_EFFORT), callback_group=group)
-        self.create_subscription(
-            CameraInfo, "camera_info", self._on_camera_info,
-            QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                       reliability=ReliabilityPolicy.RELIABLE,
-                       durability=DurabilityPolicy.TRANSIENT_LOCAL),
-            callback_group=group,
-            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=lambda event: None))
+        self._latched_info_sub = None
+        self._latched_info_timer = self.create_timer(1.0, self._match_latched_camera_info,
+                                                     callback_group=group)
+        self._match_latched_camera_info()
         if self.config.use_depth:
             self._pairer = DepthPairer(slop_s=self.config.depth_sync_slop_s)
             self.create_subscription(
@@ -196,6 +200,23 @@ class PoseNode(Node):
                 callback_group=group)
             self.create_timer(PAIRING_POLL_S, lambda: self._queue(self._pairer.poll()),
                               callback_group=group)
+
+    def _match_latched_camera_info(self) -> None:
+        if self._latched_info_sub is not None:
+            return
+        for endpoint in self.get_publishers_info_by_topic(self.resolve_topic_name("camera_info")):
+            qos = endpoint.qos_profile
+            if qos.durability == DurabilityPolicy.TRANSIENT_LOCAL:
+                self._latched_info_sub = self.create_subscription(
+                    CameraInfo, "camera_info", self._on_camera_info,
+                    QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                               reliability=qos.reliability,
+                               durability=DurabilityPolicy.TRANSIENT_LOCAL),
+                    callback_group=self._info_group,
+                    event_callbacks=SubscriptionEventCallbacks(
+                        incompatible_qos=lambda event: None))
+                self._latched_info_timer.cancel()
+                return
 
     def _on_image(self, msg) -> None:
         arrival_ns = self.get_clock().now().nanoseconds

