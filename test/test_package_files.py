@@ -45,7 +45,7 @@ def test_package_xml_declares_an_interface_package():
     assert xml.find("export/build_type").text == "ament_cmake"
     deps = {e.text for e in xml if e.tag.endswith("depend")}
     for needed in ("rclpy", "std_msgs", "geometry_msgs", "sensor_msgs", "visualization_msgs",
-                   "diagnostic_msgs", "tf2_ros", "launch_ros", "rosidl_default_generators",
+                   "diagnostic_msgs", "tf2_ros_py", "launch_ros", "rosidl_default_generators",
                    "rosidl_default_runtime", "python3-numpy", "python3-opencv", "python3-scipy",
                    "python3-platformdirs", "python3-flatbuffers"):
         assert needed in deps, needed
