@@ -87,14 +87,14 @@ def main() -> int:
     topic = "image/compressed" if compressed else "image"
     pub_image = node.create_publisher(CompressedImage if compressed else Image, topic, 5)
     pub_info = node.create_publisher(CameraInfo, "camera_info", 5)
-    received: list[tuple[float, float]] = []   # (receipt time, stamp) in seconds
+    received: list[tuple[float, float]] = []   # (monotonic receipt time, latency) seconds
     lock = threading.Lock()
 
     def on_output(msg) -> None:
         now = node.get_clock().now().nanoseconds * 1e-9
         stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
         with lock:
-            received.append((now, stamp))
+            received.append((time.monotonic(), now - stamp))
 
     if args.plain:
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
@@ -139,9 +139,8 @@ def main() -> int:
     time.sleep(1.0)
     executor.shutdown()
     with lock:
-        measured = [(t, s) for t, s in received if measure_from <= s <= end - 0.5 or
-                    measure_from <= t <= end]
-    latencies = np.array([t - s for t, s in measured]) * 1e3
+        measured = [(t, lat) for t, lat in received if measure_from <= t <= end]
+    latencies = np.array([lat for _, lat in measured]) * 1e3
     span = args.seconds
     figures = {
         "video": str(args.video), "size": f"{width}x{height}", "transport": args.transport,
