@@ -143,6 +143,22 @@ H36M17 = Topology(
     flip_pairs=_pairs(_H36M17_NAMES),
 )
 
+# MediaPipe's 21 hand keypoints (hand_landmark_full), one hand; published per hand, not as a body.
+_HAND21_NAMES = (
+    "wrist", "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip",
+    "index_mcp", "index_pip", "index_dip", "index_tip",
+    "middle_mcp", "middle_pip", "middle_dip", "middle_tip",
+    "ring_mcp", "ring_pip", "ring_dip", "ring_tip",
+    "pinky_mcp", "pinky_pip", "pinky_dip", "pinky_tip",
+)
+HAND21 = Topology(
+    name="hand21",
+    keypoint_names=_HAND21_NAMES,
+    limbs=tuple((a, a + 1) for base in (0, 4, 8, 12, 16) for a in range(base + 1, base + 4))
+    + tuple((0, base + 1) for base in (0, 4, 8, 12, 16)) + ((5, 9), (9, 13), (13, 17)),
+    flip_pairs=(),
+)
+
 TOPOLOGIES = {t.name: t for t in (COCO17, BLAZEPOSE33, H36M17)}
 
 
