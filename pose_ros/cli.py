@@ -37,7 +37,7 @@ def commands() -> tuple:
     """(command, help, add_arguments, run) for every command."""
     from pose_ros import bench, runner
     from pose_ros.eval import command as eval_command
-    from pose_ros.eval import lifter_eval
+    from pose_ros.eval import cues_eval, lifter_eval
     from pose_ros.io import recover
     from pose_ros.models import export, store
     from pose_ros.train import bvh_table, train_lifter
@@ -55,6 +55,8 @@ def commands() -> tuple:
          lifter_eval.add_arguments, lifter_eval.run),
         ("bvh-table", "how BVH takes are read: units, up axis, stature, limb lengths per take",
          bvh_table.add_arguments, bvh_table.run),
+        ("eval-cues", "recall, latency and false alarms of the cues on the mocap gesture "
+         "protocol", cues_eval.add_arguments, cues_eval.run),
         ("eval", "accuracy on COCO-format 2D ground truth (OKS AP, PCK) or 3D (MPJPE)",
          eval_command.add_arguments, eval_command.run),
         ("bench", "per-stage latency and throughput on a video or image folder",

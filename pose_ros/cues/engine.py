@@ -1,0 +1,279 @@
+"""Cues per tracked person over time: what a robot reacts to, each with a confidence and
+debounced start/stop events.
+
+    engine = CueEngine(CueParams(), floor=FloorPlane.from_height_pitch(1.2, 15.0))
+    people_cues = engine.update([BodyObservation(...), ...])      # one call per frame
+
+Cues (side "left"/"right" where it applies, the person's own sides):
+- hand_raised: wrist above the shoulder by `raise_min_height` torso lengths, held.
+- waving: hand up (wrist above the elbow) and the wrist swinging sideways at 1-4 Hz (two
+  reversals of at least `wave_min_swing` torso lengths, spaced as that rate).
+- pointing: arm straight (elbow opened past `point_max_elbow_cos`), lifted between
+  `point_min_elevation_deg` and `point_max_elevation_deg` from hanging, held still; the ray runs
+  from the head through the index fingertip (3D), with its hit on the floor when the camera's
+  pose over the floor is known.
+- open_palm ("stop"): hand model: four fingers and thumb straight, palm to the camera,
+  fingers up. thumbs_up: hand model: thumb straight and up, the four fingers curled.
+- facing: chest within `facing_max_deg` of the camera and a frontal face.
+- approaching: distance to the camera falling faster than `approach_min_speed_mps`.
+Per person also: distance, approach speed, facing angle, and which person is closest.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pose_ros.cues import body as b
+from pose_ros.cues.temporal import Debouncer, RateEstimator, SwingCounter
+
+SPEED_WINDOW_S = 0.3
+SIDED_CUES = ("hand_raised", "waving", "pointing", "open_palm", "thumbs_up")
+PERSON_CUES = ("facing", "approaching")
+
+
+@dataclass(frozen=True)
+class CueParams:
+    """Thresholds (torso lengths for image measures) and timing of the cues."""
+
+    hold_s: float = 0.25
+    release_s: float = 0.3
+    raise_min_height: float = 0.1
+    raise_max_wrist_speed_mps: float = 1.0
+    wave_min_forearm_up: float = 0.25
+    wave_min_wrist_height: float = -0.3
+    wave_max_elbow_speed_mps: float = 0.5
+    wave_min_swing: float = 0.25
+    wave_min_hz: float = 1.0
+    wave_max_hz: float = 4.0
+    point_max_elbow_cos: float = -0.7
+    point_min_elevation_deg: float = 20.0
+    point_max_elevation_deg: float = 125.0
+    point_max_wrist_speed_mps: float = 0.6
+    palm_min_extension: float = 1.6
+    thumb_max_curl: float = 1.25
+    facing_max_deg: float = 45.0
+    approach_min_speed_mps: float = 0.25
+    min_visibility: float = 0.5
+
+
+@dataclass(frozen=True)
+class FloorPlane:
+    """The floor in the camera optical frame: points p with p . up_camera == -height_m."""
+
+    up_camera: np.ndarray
+    height_m: float
+
+    @classmethod
+    def from_height_pitch(cls, height_m: float, pitch_down_deg: float) -> FloorPlane:
+        """A camera `height_m` above the floor, tilted down by `pitch_down_deg`, no roll."""
+        p = np.radians(pitch_down_deg)
+        return cls(np.array([0.0, -np.cos(p), -np.sin(p)]), float(height_m))
+
+    def hit(self, origin: np.ndarray, direction: np.ndarray) -> np.ndarray | None:
+        """Where the ray meets the floor (in front of its origin), or None."""
+        along = float(direction @ self.up_camera)
+        if along > -1e-3:
+            return None
+        t = (-self.height_m - float(origin @ self.up_camera)) / along
+        return origin + t * direction if t > 0 else None
+
+
+@dataclass
+class Cue:
+    name: str
+    side: str          # "left", "right", or "" for whole-person cues
+    active: bool
+    confidence: float
+
+
+@dataclass
+class CueEvent:
+    name: str
+    side: str
+    kind: str          # "start" or "stop"
+    stamp_s: float
+    confidence: float
+
+
+@dataclass
+class PointingRay:
+    side: str
+    origin_m: np.ndarray      # head, camera frame
+    direction: np.ndarray     # unit vector, camera frame
+    target_m: np.ndarray | None = None   # floor hit, when the floor is known
+
+
+@dataclass
+class PersonCues:
+    """The cues of one person in one frame (events: those that happened in this frame)."""
+
+    track_id: int
+    cues: list[Cue]
+    events: list[CueEvent]
+    pointing: PointingRay | None = None
+    distance_m: float | None = None
+    approach_speed_mps: float | None = None
+    facing_deg: float | None = None
+    closest: bool = False
+
+    def active(self, name: str, side: str = "") -> bool:
+        return any(c.active for c in self.cues if c.name == name and (not side or c.side == side))
+
+
+@dataclass
+class CueTrack:
+    """Per-person cue state (lives in the pipeline's per-person state)."""
+
+    params: CueParams
+    debounce: dict[tuple[str, str], Debouncer] = field(default_factory=dict)
+    swings: dict[str, SwingCounter] = field(default_factory=dict)
+    distance_rate: RateEstimator = field(default_factory=RateEstimator)
+    history: dict[str, deque] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        p = self.params
+        for name in SIDED_CUES:
+            for side in b.SIDES:
+                self.debounce[(name, side)] = (Debouncer(0.0, 2 * p.release_s)
+                                               if name == "waving"
+                                               else Debouncer(p.hold_s, p.release_s))
+        for name in PERSON_CUES:
+            self.debounce[(name, "")] = Debouncer(p.hold_s, p.release_s)
+        for side in b.SIDES:
+            self.swings[side] = SwingCounter(p.wave_min_swing, p.wave_min_hz, p.wave_max_hz)
+
+    def _speed(self, obs: b.BodyObservation, side: str, joint: str) -> float:
+        """Speed of a joint relative to its shoulder, m/s (3D), over the last SPEED_WINDOW_S
+        (frame-to-frame differences of lifted joints are mostly noise); 0 when unknown."""
+        if obs.joints_m is None:
+            return 0.0
+        j = obs.joints_m
+        rel = j[b._H(f"{side}_{joint}")] - j[b._H(f"{side}_shoulder")]
+        past = self.history.setdefault(f"{side}_{joint}", deque(maxlen=64))
+        past.append((obs.stamp_s, rel))
+        while obs.stamp_s - past[0][0] > SPEED_WINDOW_S:
+            past.popleft()
+        dt = obs.stamp_s - past[0][0]
+        return float(np.linalg.norm(rel - past[0][1]) / dt) if dt > 0 else 0.0
+
+    def levels(self, obs: b.BodyObservation) -> dict[tuple[str, str], float]:
+        """Instantaneous level in [0, 1] of every cue (before debouncing)."""
+        p = self.params
+        out: dict[tuple[str, str], float] = {}
+        for side in b.SIDES:
+            height, vis = b.wrist_height(obs, side)
+            seen = vis >= p.min_visibility
+            speed, elbow_speed = self._speed(obs, side, "wrist"), self._speed(obs, side, "elbow")
+            out[("hand_raised", side)] = float(seen and height >= p.raise_min_height
+                                               and speed <= p.raise_max_wrist_speed_mps)
+            up = (seen and b.forearm_up(obs, side) >= p.wave_min_forearm_up
+                  and height >= p.wave_min_wrist_height)
+            swing = self.swings[side]
+            if up:
+                swing.update(obs.stamp_s, b.wrist_lateral(obs, side))
+            else:
+                swing.reset()
+            out[("waving", side)] = float(up and swing.rate_ok(obs.stamp_s)
+                                          and elbow_speed <= p.wave_max_elbow_speed_mps)
+            elevation = b.arm_elevation(obs, side)
+            out[("pointing", side)] = float(
+                seen and obs.joints_m is not None
+                and b.arm_straightness(obs, side) <= p.point_max_elbow_cos
+                and p.point_min_elevation_deg <= elevation <= p.point_max_elevation_deg
+                and speed <= p.point_max_wrist_speed_mps)
+            hand = obs.hands.get(side)
+            palm = thumb = 0.0
+            if hand is not None:
+                ext = b.finger_extension(hand)
+                fingers = min(ext[f] for f in b.FINGERS)
+                palm = float(fingers >= p.palm_min_extension and ext["thumb"] >= 1.2
+                             and b.palm_towards_camera(hand, side) > 0.5
+                             and b.image_direction_up(hand, "wrist", "middle_mcp") > 0.6)
+                thumb = float(max(ext[f] for f in b.FINGERS) <= p.thumb_max_curl
+                              and b.image_direction_up(hand, "thumb_mcp", "thumb_tip") > 0.7
+                              and ext["thumb"] >= 1.3)
+            out[("open_palm", side)], out[("thumbs_up", side)] = palm, thumb
+        facing = b.facing_angle_deg(obs)
+        face = b.face_frontal(obs)
+        out[("facing", "")] = float(facing is not None and facing <= p.facing_max_deg
+                                    and face >= 0.3)
+        return out
+
+
+def pointing_ray(obs: b.BodyObservation, side: str,
+                 floor: FloorPlane | None) -> PointingRay | None:
+    origin = b.eye_m(obs)
+    tip = b.straight_arm_tip_m(obs, side)
+    tip = b.fingertip_m(obs, side) if tip is None else tip
+    if origin is None or tip is None:
+        return None
+    d = tip - origin
+    normal = b.image_plane_normal(obs, side)
+    if normal is not None:   # the 2D eyes -> fingertip line is exact in the image: keep the
+        d = d - (d @ normal) * normal               # lifted ray in its plane, fix only depth
+        origin = origin - (origin @ normal) * normal
+    d = d / max(np.linalg.norm(d), 1e-9)
+    target = floor.hit(origin, d) if floor is not None and obs.root_m is not None else None
+    return PointingRay(side, origin, d, target)
+
+
+class CueEngine:
+    """Cues of every tracked person, frame after frame; tracks are forgotten when they leave.
+
+    Args:
+        params: thresholds and timing.
+        floor: the floor in the camera frame (from TF, or camera height and pitch), for
+            pointing targets; None: rays only.
+    """
+
+    def __init__(self, params: CueParams | None = None, floor: FloorPlane | None = None) -> None:
+        self.params = params or CueParams()
+        self.floor = floor
+        self.tracks: dict[int, CueTrack] = {}
+
+    def reset(self) -> None:
+        self.tracks.clear()
+
+    def update(self, people: list[b.BodyObservation]) -> list[PersonCues]:
+        """One frame: the cues of each person (same order), with this frame's events."""
+        seen = {obs.track_id for obs in people}
+        self.tracks = {k: v for k, v in self.tracks.items() if k in seen}
+        out = [self._person(obs) for obs in people]
+        distances = [c.distance_m if c.distance_m is not None else np.inf for c in out]
+        if out and np.isfinite(min(distances)):
+            out[int(np.argmin(distances))].closest = True
+        return out
+
+    def _person(self, obs: b.BodyObservation) -> PersonCues:
+        track = self.tracks.get(obs.track_id)
+        if track is None:
+            track = self.tracks[obs.track_id] = CueTrack(self.params)
+        return self.person_cues(track, obs, self.floor)
+
+    @staticmethod
+    def person_cues(track: CueTrack, obs: b.BodyObservation,
+                    floor: FloorPlane | None) -> PersonCues:
+        """Update one person's cue state with a frame (usable with any owner of the state)."""
+        levels = track.levels(obs)
+        distance = float(np.linalg.norm(obs.root_m)) if obs.root_m is not None else None
+        rate = track.distance_rate.update(obs.stamp_s, distance)
+        approach = -rate if rate is not None else None
+        levels[("approaching", "")] = float(approach is not None
+                                            and approach >= track.params.approach_min_speed_mps)
+        cues, events = [], []
+        for (name, side), level in levels.items():
+            deb = track.debounce[(name, side)]
+            kind = deb.update(obs.stamp_s, level)
+            if kind is not None:
+                events.append(CueEvent(name, side, kind, obs.stamp_s, deb.confidence))
+            cues.append(Cue(name, side, deb.active, deb.confidence))
+        pointing_sides = [s for s in b.SIDES if track.debounce[("pointing", s)].active]
+        ray = None
+        if pointing_sides:
+            best = max(pointing_sides, key=lambda s: b.arm_elevation(obs, s))
+            ray = pointing_ray(obs, best, floor)
+        return PersonCues(obs.track_id, cues, events, ray, distance, approach,
+                          b.facing_angle_deg(obs))

@@ -1,0 +1,158 @@
+"""Cues (pose_ros/cues): debouncing, swing counting, pointing geometry and the engine on
+synthetic people whose geometry is known exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pose_ros.camera import CameraIntrinsics
+from pose_ros.cues import body as b
+from pose_ros.cues.engine import CueEngine, FloorPlane, pointing_ray
+from pose_ros.cues.temporal import Debouncer, RateEstimator, SwingCounter
+from pose_ros.skeleton import BLAZEPOSE33, H36M17
+
+FPS = 30.0
+
+
+def test_debouncer_holds_and_releases():
+    deb = Debouncer(on_s=0.2, off_s=0.3)
+    events = []
+    levels = [0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]
+    for i, level in enumerate(levels):
+        kind = deb.update(i / 10, level)
+        if kind:
+            events.append((kind, i))
+    # the first blip (2 frames = 0.1 s) is too short; on at 0.2 s after frame 4; the dip at 10 is
+    # bridged; off 0.3 s after the level drops at frame 12
+    assert events == [("start", 6), ("stop", 15)]
+
+
+@pytest.mark.parametrize("hz", [1.0, 2.0, 3.5])
+def test_swing_counter_finds_waves_not_jitter(hz):
+    rng = np.random.default_rng(1)
+    wave, still = SwingCounter(0.25), SwingCounter(0.25)
+    t = np.arange(0, 3, 1 / FPS)
+    found = []
+    for ti in t:
+        wave.update(ti, 0.3 * np.sin(2 * np.pi * hz * ti) + rng.normal(0, 0.03))
+        still.update(ti, rng.normal(0, 0.05))
+        found.append(wave.rate_ok(ti))
+        assert not still.rate_ok(ti)
+    first = t[np.argmax(found)]
+    assert any(found) and first <= 1.0 / hz + 0.25   # two reversals: about one period
+
+
+def test_rate_estimator_slope():
+    rate = RateEstimator(window_s=0.6)
+    out = [rate.update(i / FPS, 3.0 - 0.5 * i / FPS) for i in range(30)]
+    assert out[0] is None and out[-1] == pytest.approx(-0.5, abs=1e-6)
+
+
+def test_floor_plane_hit():
+    floor = FloorPlane.from_height_pitch(1.0, 0.0)     # level camera 1 m above the floor
+    origin = np.array([0.0, 0.0, 2.0])
+    down_ahead = np.array([0.0, 1.0, 1.0]) / np.sqrt(2)  # y down in the optical frame
+    np.testing.assert_allclose(floor.hit(origin, down_ahead), [0.0, 1.0, 3.0], atol=1e-9)
+    assert floor.hit(origin, np.array([0.0, -1.0, 1.0])) is None   # pointing up
+    pitched = FloorPlane.from_height_pitch(1.0, 90.0)    # looking straight down
+    np.testing.assert_allclose(pitched.hit(np.zeros(3), np.array([0.0, 0.0, 1.0])), [0, 0, 1])
+
+
+def person(left_wrist_up: float = -0.5, point_right: np.ndarray | None = None,
+           stamp_s: float = 0.0, z: float = 2.5) -> b.BodyObservation:
+    """A person facing the camera (their left on the image's right), 3D in the camera frame
+    (x right, y down, z forward) and its exact projection."""
+    j = np.zeros((17, 3))
+    idx = H36M17.index
+    pelvis = np.array([0.0, 0.2, z])
+    j[idx("pelvis")] = pelvis
+    for side, s in (("left", 1), ("right", -1)):
+        j[idx(f"{side}_hip")] = pelvis + [0.1 * s, 0, 0]
+        j[idx(f"{side}_knee")] = pelvis + [0.1 * s, 0.45, 0]
+        j[idx(f"{side}_ankle")] = pelvis + [0.1 * s, 0.9, 0]
+        j[idx(f"{side}_shoulder")] = pelvis + [0.2 * s, -0.5, 0]
+        j[idx(f"{side}_elbow")] = pelvis + [0.22 * s, -0.2, 0]
+        j[idx(f"{side}_wrist")] = pelvis + [0.23 * s, 0.05, 0]
+    j[idx("thorax")] = pelvis + [0, -0.5, 0]
+    j[idx("spine")] = pelvis + [0, -0.25, 0]
+    j[idx("head")] = pelvis + [0, -0.75, 0]
+    j[idx("neck")] = pelvis + [0, -0.62, 0]
+    shoulder = j[idx("left_shoulder")]
+    j[idx("left_elbow")] = shoulder + [0.05, -0.05, 0]
+    j[idx("left_wrist")] = j[idx("left_elbow")] + [0.0, -0.3 - left_wrist_up, 0]
+    if point_right is not None:
+        d = point_right / np.linalg.norm(point_right)
+        j[idx("right_elbow")] = j[idx("right_shoulder")] + 0.3 * d
+        j[idx("right_wrist")] = j[idx("right_shoulder")] + 0.57 * d
+    k = CameraIntrinsics(500.0, 500.0, 320.0, 240.0, 640, 480)
+    pts = np.full((33, 3), 0.0)
+    for name in BLAZEPOSE33.keypoint_names:
+        if name in H36M17.keypoint_names:
+            pts[BLAZEPOSE33.index(name)] = [*k.project(j[idx(name)]), 1.0]
+    head = j[idx("head")]
+    for name, offset in (("nose", [0, 0.03, -0.1]), ("left_eye", [0.03, 0, -0.08]),
+                         ("right_eye", [-0.03, 0, -0.08]), ("left_ear", [0.075, 0, 0]),
+                         ("right_ear", [-0.075, 0, 0])):
+        pts[BLAZEPOSE33.index(name)] = [*k.project(head + offset), 1.0]
+    for side in ("left", "right"):
+        w, e = j[idx(f"{side}_wrist")], j[idx(f"{side}_elbow")]
+        tip = w + 0.17 * (w - e) / np.linalg.norm(w - e)
+        pts[BLAZEPOSE33.index(f"{side}_index")] = [*k.project(tip), 1.0]
+    return b.BodyObservation(7, stamp_s, pts, j, pelvis, intrinsics=k)
+
+
+def test_engine_raised_hand_events_and_closest():
+    engine = CueEngine()
+    events = []
+    for i in range(70):
+        up = 0.8 if 10 <= i < 40 else -0.5        # raised from frame 10 to 39
+        (cues,) = engine.update([person(left_wrist_up=up, stamp_s=i / FPS)])
+        events += [(e.name, e.side, e.kind, round(e.stamp_s * FPS)) for e in cues.events
+                   if e.name == "hand_raised"]
+        assert cues.closest and cues.distance_m == pytest.approx(np.linalg.norm([0, 0.2, 2.5]))
+    # on after the 0.3 s speed window and the 0.25 s hold; off 0.3 s after lowering
+    assert [e[:3] for e in events] == [("hand_raised", "left", "start"),
+                                       ("hand_raised", "left", "stop")]
+    assert 10 + 9 <= events[0][3] <= 10 + 9 + 9 and events[1][3] == 40 + 9
+    assert cues.facing_deg == pytest.approx(np.degrees(np.arctan2(0.3, 2.5)))  # chest above
+
+
+def test_pointing_ray_hits_the_floor_where_the_arm_points():
+    """Right arm straight toward a floor point: the ray from the eyes through the fingertip
+    lands near it (the eye is not on the shoulder's line, so not exactly on it)."""
+    floor = FloorPlane.from_height_pitch(1.2, 0.0)    # floor at y = +1.2 m in this camera
+    obs = person(point_right=np.array([-0.3, 0.6, -0.7]))
+    ray = pointing_ray(obs, "right", floor)
+    assert ray is not None and ray.target_m is not None
+    assert ray.target_m[1] == pytest.approx(1.2)
+    tip = b.straight_arm_tip_m(obs, "right")
+    np.testing.assert_allclose(tip, b.fingertip_m(obs, "right"), atol=1e-6)  # exact 2D + 3D
+    assert np.degrees(np.arccos(ray.direction @ (tip - ray.origin_m)
+                                / np.linalg.norm(tip - ray.origin_m))) < 1.0
+
+
+def test_protocol_gesture_clips_have_true_labels(walk_take):
+    """A pointing clip's fingertip is on the eye -> target line; a wave's wrist swings; a raise
+    is labelled hand_raised exactly while the wrist is above the shoulder."""
+    from pose_ros.eval import cues_protocol as protocol
+
+    rng = np.random.default_rng(0)
+    pose = protocol.standing_pose(walk_take[protocol.standing_poses(walk_take)[0]])
+    bp = BLAZEPOSE33.index
+    point = protocol.gesture_clip(rng, pose, "point", "right", "p", "test")
+    held = np.flatnonzero(np.isfinite(point.pointing[:, 0, 0]))
+    eye, target = point.pointing[held[5]]
+    tip = point.points_w[held[5], bp("right_index")]
+    off_line = np.linalg.norm(np.cross(tip - eye, target - eye)) / np.linalg.norm(target - eye)
+    assert off_line < 0.02 and target[1] == pytest.approx(point.floor_y)
+    wave = protocol.gesture_clip(rng, pose, "wave", "left", "w", "test")
+    (seg,) = [s for s in wave.labels if s.cue == "waving"]
+    span = wave.points_w[int(seg.start_s * FPS):int(seg.end_s * FPS), bp("left_wrist")]
+    assert np.ptp(span[:, 0]) + np.ptp(span[:, 2]) > 0.1
+    raise_ = protocol.gesture_clip(rng, pose, "raise", "left", "r", "test")
+    (seg,) = raise_.labels
+    frames = np.arange(len(raise_.points_w))
+    above = raise_.points_w[:, bp("left_wrist"), 1] > raise_.points_w[:, bp("left_shoulder"), 1]
+    assert seg.cue == "hand_raised" and np.array_equal(
+        above, (frames >= round(seg.start_s * FPS)) & (frames <= round(seg.end_s * FPS)))
