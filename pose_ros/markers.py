@@ -20,9 +20,12 @@ from pose_ros.person import DepthSource, FramePoses, Person
 from pose_ros.skeleton import SIDE_COLOURS_RGB, Topology, get_topology
 
 MARKER = "visualization_msgs/msg/Marker"
-LINE_LIST, SPHERE_LIST, TEXT_VIEW_FACING = 5, 7, 9
+ARROW, SPHERE, LINE_LIST, SPHERE_LIST, TEXT_VIEW_FACING = 0, 2, 5, 7, 9
 ADD = 0
 NS_LIMBS, NS_JOINTS, NS_LABELS = "skeleton_limbs", "skeleton_joints", "skeleton_labels"
+NS_POINTING, NS_TARGET, NS_RAISED = "pointing_ray", "pointing_target", "raised_hand"
+CUE_RGB = (255, 220, 0)          # pointing rays, targets and raised hands: one signal colour
+RAY_LENGTH_M = 2.0               # drawn length of a ray that meets no floor
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,43 @@ def person_markers(factory: MessageFactory, header: Any, person: Person, topolog
     return markers
 
 
+def cue_markers(factory: MessageFactory, header: Any, person: Person,
+                topology: Topology, style: MarkerStyle) -> list[Any]:
+    """A pointing ray (arrow from the eyes to the floor target, or RAY_LENGTH_M long), its
+    target (sphere) and a sphere on each raised hand's wrist; nothing without cues or 3D."""
+    cues = person.cues
+    if cues is None or not has_camera_3d(person):
+        return []
+    marker_id = int(person.track_id) % 2**31
+    common = dict(header=header, action=ADD, lifetime=_duration(factory, style.lifetime_s),
+                  frame_locked=False, color=_colour(factory, CUE_RGB, 0.9),
+                  pose=_identity_pose(factory))
+    markers = []
+    ray = cues.pointing
+    if ray is not None:
+        end = ray.target_m if ray.target_m is not None else ray.origin_m \
+            + RAY_LENGTH_M * ray.direction
+        w = style.line_width_m
+        markers.append(factory(MARKER, ns=NS_POINTING, id=marker_id, type=ARROW,
+                               scale=_scale(factory, w, 2 * w, 3 * w),
+                               points=[point_msg(factory, ray.origin_m), point_msg(factory, end)],
+                               **common))
+        if ray.target_m is not None:
+            d = 0.25
+            markers.append(factory(MARKER, ns=NS_TARGET, id=marker_id, type=SPHERE,
+                                   scale=_scale(factory, d, d, 0.02), **{
+                                       **common, "pose": _identity_pose(factory, ray.target_m)}))
+    for k, side in enumerate(("left", "right")):
+        wrist = f"{side}_wrist"
+        if cues.active("hand_raised", side) and wrist in topology.keypoint_names:
+            d = 3 * style.joint_diameter_m
+            xyz = person.keypoints_3d[topology.index(wrist), :3]
+            markers.append(factory(MARKER, ns=NS_RAISED, id=2 * marker_id % 2**31 + k,
+                                   type=SPHERE, scale=_scale(factory, d, d, d),
+                                   **{**common, "pose": _identity_pose(factory, xyz)}))
+    return markers
+
+
 def marker_array_msg(factory: MessageFactory, frame: FramePoses,
                      style: MarkerStyle | None = None) -> Any:
     """All people of a frame -> MarkerArray; header (stamp, frame_id) copied from the image."""
@@ -118,4 +158,5 @@ def marker_array_msg(factory: MessageFactory, frame: FramePoses,
     markers = []
     for person in frame.people:
         markers += person_markers(factory, header, person, topology, style)
+        markers += cue_markers(factory, header, person, topology, style)
     return factory("visualization_msgs/msg/MarkerArray", markers=markers)

@@ -10,7 +10,8 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from rosbags.typesys.store import Typestore
 
 PACKAGE = "pose_ros"
-MESSAGE_NAMES = ("Keypoint2D", "Keypoint3D", "Skeleton", "SkeletonArray")
+MESSAGE_NAMES = ("Keypoint2D", "Keypoint3D", "Skeleton", "SkeletonArray", "Cue", "Hand",
+                 "PersonCues", "CuesArray")
 
 
 def msg_dir() -> Path:

@@ -17,6 +17,25 @@ class DepthSource(IntEnum):
 
 
 @dataclass
+class Hand:
+    """One hand of a person from the hand model (enable_hands).
+
+    Attributes:
+        side: "left" or "right", the person's own (from the pose, not the hand model).
+        score: the hand model's presence in [0, 1].
+        keypoints_2d: (21, 3) x_px, y_px, score in skeleton.HAND21 order (score = presence:
+            the hand model gives none per keypoint).
+        world_m: (21, 3) metres around the hand's centre, camera axes (MediaPipe's hand world
+            landmarks turned back by the crop's rotation).
+    """
+
+    side: str
+    score: float
+    keypoints_2d: np.ndarray
+    world_m: np.ndarray
+
+
+@dataclass
 class Person:
     """One person in one frame.
 
@@ -29,6 +48,8 @@ class Person:
             depth_source is NONE), score; None when 3D is off.
         root_camera_m: (3,) pelvis position in the camera optical frame; None when unknown.
         depth_source: how root_camera_m was obtained.
+        hands: the hands found by the hand model (enable_hands), at most one per side.
+        cues: what the person shows (cues.engine.PersonCues), None when cues are off.
     """
 
     track_id: int
@@ -38,6 +59,8 @@ class Person:
     keypoints_3d: np.ndarray | None = None
     root_camera_m: np.ndarray | None = None
     depth_source: DepthSource = DepthSource.NONE
+    hands: list[Hand] = field(default_factory=list)
+    cues: object | None = None
 
     def __post_init__(self) -> None:
         self.bbox_px = np.asarray(self.bbox_px, dtype=np.float32).reshape(4)

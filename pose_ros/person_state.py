@@ -7,18 +7,21 @@ from one frame to the next lives here, in one typed object the pipeline owns:
 - `landmarks`: the latest 2D model result (2D keypoints, world landmarks);
 - `lifter_stream`: the 3D lifter's temporal history; `pose_filter`: the `world` 3D source's
   smoothing of the pelvis-relative pose (stage3d.py);
-- `filters` and `filters_depth_source`: the One Euro filters of the published keypoints.
+- `filters` and `filters_depth_source`: the One Euro filters of the published keypoints;
+- `hand_tracks`: per side, last frame's hand ROI and keypoints (the hand model's tracking);
+- `cues`: the cue engine's state (debouncers, swing counters, speed windows).
 
 A person who misses a frame loses what must not bridge a gap (`interrupt`): the ROI (it points
-where the person was), and the 3D source's history (lifter window, pose filter), so a track
-re-acquired after a gap starts a fresh temporal window instead of joining frames from before and
-after the gap in one window.
+where the person was), the 3D source's history (lifter window, pose filter), the hands' tracking
+and the cue state, so a track re-acquired after a gap starts a fresh temporal window instead of
+joining frames from before and after the gap in one window (and its cues start again from
+"off").
 States of tracks the tracker removed are dropped (`PersonStates.prune`), so memory stays flat.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pose_ros.filters import OneEuroFilter, OneEuroParams, PoseFilters
@@ -26,6 +29,7 @@ from pose_ros.models.roi import ROI_SCALE, Roi, rois_from_points
 from pose_ros.person import DepthSource
 
 if TYPE_CHECKING:
+    from pose_ros.cues.engine import CueTrack
     from pose_ros.models.blazepose import PoseLandmarks
     from pose_ros.models.lifter import LifterStream
 
@@ -46,11 +50,15 @@ class PersonState:
     pose_filter: OneEuroFilter | None = None
     filters: PoseFilters | None = None
     filters_depth_source: DepthSource | None = None   # what the 3D filter's root means
+    hand_tracks: dict = field(default_factory=dict)   # side -> (next ROI (4,), keypoints)
+    cues: CueTrack | None = None
 
     def interrupt(self) -> None:
         """The person was not found this frame: forget what must not bridge the gap."""
         self.roi = self.roi_filter = None
         self.lifter_stream = self.pose_filter = None
+        self.hand_tracks = {}
+        self.cues = None
 
     def update_roi(self, result: PoseLandmarks, stamp_s: float) -> Roi:
         """Set and return the ROI to look for this person in the next frame, from the landmark

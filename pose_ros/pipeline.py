@@ -51,7 +51,7 @@ from pose_ros.tracking import (
     keypoint_agreement,
 )
 
-STAGES = ("detect", "landmarks", "track", "lift", "place", "smooth", "total")
+STAGES = ("detect", "landmarks", "track", "lift", "place", "hands", "smooth", "cues", "total")
 TIMING_WINDOW = 10_000      # per-stage samples kept for the summary (memory stays flat)
 DUPLICATE_AGREEMENT = 0.5   # results agreeing on this fraction of joints are one person
 DUPLICATE_ROI_IOU = 0.5     # a detection overlapping a tracked ROI this much is that person
@@ -100,6 +100,14 @@ class PipelineConfig:
         tracking_min_hits: matches before a new track is published (1: at once; the landmark
             model's presence score has already confirmed each detection).
         tracking_max_age_frames: frames a lost track keeps its id.
+        enable_hands: 21 keypoints per hand (MediaPipe Holistic's hand models, stage_hands.py).
+        hands_raised_only: look only at hands whose forearm does not hang (every hand cue
+            needs the hand up or forward); False: every visible hand.
+        enable_cues: hand raised, waving, pointing, palm, thumbs up, facing, approach
+            (cues/engine.py), with debounced start/stop events.
+        camera_height_m, camera_pitch_deg: the camera's height above the floor and its downward
+            tilt, for pointing targets on the floor; height 0 = unknown (rays only).
+        cue_hold_s: how long a cue must hold before it starts (and be gone before it stops).
     """
 
     device: str = "auto"
@@ -128,6 +136,12 @@ class PipelineConfig:
     tracking_min_similarity: float = 0.3
     tracking_min_hits: int = 1
     tracking_max_age_frames: int = 30
+    enable_hands: bool = False
+    hands_raised_only: bool = True
+    enable_cues: bool = True
+    camera_height_m: float = 0.0
+    camera_pitch_deg: float = 0.0
+    cue_hold_s: float = 0.2
 
     def __post_init__(self) -> None:
         problems = []
@@ -148,6 +162,10 @@ class PipelineConfig:
                 or self.tile_every_n_frames < 1 or self.tile_levels < 0):
             problems.append("max_people, detect_every_n_frames and tile_every_n_frames must "
                             "be >= 1, num_threads and tile_levels >= 0")
+        if not (0.0 <= self.camera_height_m <= 20.0 and -90.0 <= self.camera_pitch_deg <= 90.0
+                and 0.0 <= self.cue_hold_s <= 10.0):
+            problems.append("camera_height_m must be in [0, 20], camera_pitch_deg in [-90, 90], "
+                            "cue_hold_s in [0, 10]")
         if problems:
             raise PoseRosError("invalid pipeline configuration: " + "; ".join(problems))
         self.one_euro()       # validates the smoothing parameters
@@ -274,6 +292,17 @@ class PoseEstimator:
         self._from_lifter = lifter_to_topology(self.topology)
         self.tracker = Tracker(config.tracker_params())
         self.states = PersonStates()
+        self.hands = None
+        if config.enable_hands:
+            from pose_ros.stage_hands import HandStage
+            self.hands = HandStage(config, self.device)
+        self.cues = None
+        if config.enable_cues:
+            from pose_ros.cues.engine import CueEngine, CueParams, FloorPlane
+            floor = (FloorPlane.from_height_pitch(config.camera_height_m,
+                                                  config.camera_pitch_deg)
+                     if config.camera_height_m > 0 else None)
+            self.cues = CueEngine(CueParams(hold_s=config.cue_hold_s), floor)
         self._timings = {stage: deque(maxlen=TIMING_WINDOW) for stage in STAGES}
         self.reset()
 
@@ -343,7 +372,7 @@ class PoseEstimator:
         published = sorted((t for t in tracks if t.state is TrackState.CONFIRMED),
                            key=lambda t: t.track_id)
         published = [(t, self.states[t.track_id]) for t in published]
-        people = self._people(published, frame.shape, stamp_s, camera, depth)
+        people = self._people(published, frame, stamp_s, camera, depth)
         self.last_timings_ms["total"] = (time.perf_counter() - start) * 1e3
         for stage, ms in self.last_timings_ms.items():
             self._timings[stage].append(ms)
@@ -432,16 +461,21 @@ class PoseEstimator:
         self._lost_last_frame = bool(update.lost)
         return update.tracks
 
-    def _people(self, tracks: list[tuple[Track, PersonState]], shape, stamp_s: float, camera,
+    def _people(self, tracks: list[tuple[Track, PersonState]], frame, stamp_s: float, camera,
                 depth: np.ndarray | None) -> list[Person]:
-        """(track, state) pairs -> Person, with 3D placement and smoothing."""
+        """(track, state) pairs -> Person, with 3D placement, hands, smoothing and cues."""
         if not tracks:
             return []
+        shape = frame.shape
         states = [s for _, s in tracks]
         keypoints_2d = np.stack([s.landmarks.keypoints_px[self._from_blazepose] for s in states])
         placed = None
         if self.stage3d is not None:
             placed = self.stage3d(states, shape, stamp_s, camera, depth, self._stage)
+        hands = [[] for _ in states]
+        if self.hands is not None:
+            with self._stage("hands"):
+                hands = self.hands(frame, states)
         people = []
         with self._stage("smooth"):
             for i, (track, state) in enumerate(tracks):
@@ -456,8 +490,34 @@ class PoseEstimator:
                 people.append(Person(track_id=track.track_id, score=track.score,
                                      bbox_px=track.bbox_px, keypoints_2d=kp2d,
                                      keypoints_3d=kp3d, root_camera_m=root,
-                                     depth_source=source))
+                                     depth_source=source, hands=hands[i]))
+        if self.cues is not None:
+            with self._stage("cues"):
+                self._cues(people, states, placed, shape, camera, stamp_s)
         return people
+
+    def _cues(self, people: list[Person], states: list[PersonState], placed, shape, camera,
+              stamp_s: float) -> None:
+        """Each person's cues from the raw BlazePose 2D, the unsmoothed 3D and the hands (the
+        cues debounce themselves; smoothing would only delay them)."""
+        from pose_ros.cues.body import BodyObservation
+        from pose_ros.cues.engine import CueEngine, CueTrack
+
+        intrinsics = self.stage3d.intrinsics(camera, shape) if self.stage3d is not None else None
+        for i, (person, state) in enumerate(zip(people, states)):
+            joints_m = root = None
+            if placed is not None:
+                joints_m, _, root, _ = placed[i]
+            if state.cues is None:
+                state.cues = CueTrack(self.cues.params)
+            obs = BodyObservation(person.track_id, stamp_s, state.landmarks.keypoints_px,
+                                  joints_m, root, {h.side: h for h in person.hands},
+                                  intrinsics)
+            person.cues = CueEngine.person_cues(state.cues, obs, self.cues.floor)
+        distances = [p.cues.distance_m if p.cues.distance_m is not None else np.inf
+                     for p in people]
+        if people and np.isfinite(min(distances)):
+            people[int(np.argmin(distances))].cues.closest = True
 
     def _published_3d(self, joints_m: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """(17 lifter joints, 3) + scores -> (K, 4) in the published topology; face joints get

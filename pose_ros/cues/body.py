@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pose_ros.person import Hand
 from pose_ros.skeleton import BLAZEPOSE33, H36M17, HAND21
 
 SIDES = ("left", "right")
@@ -22,15 +23,6 @@ _K = HAND21.index
 FINGERS = ("index", "middle", "ring", "pinky")
 INDEX_TIP_FROM_WRIST_M = 0.17    # adult wrist to index fingertip, when no hand keypoints exist
 EYE_FORWARD_M = 0.08             # eyes in front of the head joint (mid-ears)
-
-
-@dataclass
-class HandObservation:
-    """One hand from the hand model: (21, 3) x_px, y_px, score and (21, 3) metres around the
-    hand (camera axes, from its world landmarks)."""
-
-    keypoints_px: np.ndarray
-    world_m: np.ndarray
 
 
 @dataclass
@@ -53,7 +45,7 @@ class BodyObservation:
     keypoints_px: np.ndarray
     joints_m: np.ndarray | None = None
     root_m: np.ndarray | None = None
-    hands: dict[str, HandObservation] = field(default_factory=dict)
+    hands: dict[str, Hand] = field(default_factory=dict)
     intrinsics: object | None = None
 
     def point(self, name: str) -> np.ndarray:
@@ -116,7 +108,7 @@ def straight_arm_tip_m(body: BodyObservation, side: str) -> np.ndarray | None:
     if body.intrinsics is None or body.joints_m is None:
         return None
     hand = body.hands.get(side)
-    tip = hand.keypoints_px[_K("index_tip")] if hand is not None else body.point(f"{side}_index")
+    tip = hand.keypoints_2d[_K("index_tip")] if hand is not None else body.point(f"{side}_index")
     if tip[2] < 0.3:
         return None
     j = body.joints_m
@@ -155,7 +147,7 @@ def image_plane_normal(body: BodyObservation, side: str) -> np.ndarray | None:
     kp = body.keypoints_px
     eyes = (kp[_B("left_eye")] + kp[_B("right_eye")]) / 2
     hand = body.hands.get(side)
-    tip = hand.keypoints_px[_K("index_tip")] if hand is not None else body.point(f"{side}_index")
+    tip = hand.keypoints_2d[_K("index_tip")] if hand is not None else body.point(f"{side}_index")
     if min(eyes[2], tip[2]) < 0.3:
         return None
     rays = np.ones((2, 3))
@@ -191,6 +183,18 @@ def arm_elevation(body: BodyObservation, side: str) -> float:
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
 
+def arm_reach_m(body: BodyObservation, side: str) -> float:
+    """How far the wrist is from the shoulder across the floor (forward or sideways, metres):
+    a pointing arm reaches out, a hanging or swinging one stays near the body."""
+    j = body.joints_m
+    if j is None:
+        return 0.0
+    up = j[_H("thorax")] - j[_H("pelvis")]
+    up = up / max(np.linalg.norm(up), 1e-9)
+    arm = j[_H(f"{side}_wrist")] - j[_H(f"{side}_shoulder")]
+    return float(np.linalg.norm(arm - (arm @ up) * up))
+
+
 def facing_angle_deg(body: BodyObservation) -> float | None:
     """Angle between the chest's forward direction and the direction to the camera (3D)."""
     j = body.joints_m
@@ -216,7 +220,7 @@ def face_frontal(body: BodyObservation) -> float:
     return float(eyes * centred)
 
 
-def finger_extension(hand: HandObservation) -> dict[str, float]:
+def finger_extension(hand: Hand) -> dict[str, float]:
     """Per finger (thumb included): tip-to-wrist over base-to-wrist distance ratio on the hand's
     metric landmarks; about 1.8-2.2 when straight, below ~1.2 when curled."""
     w = hand.world_m
@@ -231,13 +235,13 @@ def finger_extension(hand: HandObservation) -> dict[str, float]:
     return out
 
 
-def image_direction_up(hand: HandObservation, a: str, b: str) -> float:
+def image_direction_up(hand: Hand, a: str, b: str) -> float:
     """cos of the angle between the image's up and the a -> b direction in the image."""
-    d = hand.keypoints_px[_K(b), :2] - hand.keypoints_px[_K(a), :2]
+    d = hand.keypoints_2d[_K(b), :2] - hand.keypoints_2d[_K(a), :2]
     return float(-d[1] / max(np.linalg.norm(d), 1e-9))
 
 
-def palm_towards_camera(hand: HandObservation, side: str) -> float:
+def palm_towards_camera(hand: Hand, side: str) -> float:
     """cos of the angle between the palm's normal and the direction to the camera (-z)."""
     w = hand.world_m
     a, b = w[_K("index_mcp")] - w[_K("wrist")], w[_K("pinky_mcp")] - w[_K("wrist")]

@@ -38,18 +38,20 @@ PERSON_CUES = ("facing", "approaching")
 class CueParams:
     """Thresholds (torso lengths for image measures) and timing of the cues."""
 
-    hold_s: float = 0.25
+    hold_s: float = 0.2
     release_s: float = 0.3
     raise_min_height: float = 0.1
-    raise_max_wrist_speed_mps: float = 1.0
+    raise_max_wrist_speed_mps: float = 1.5
+    attention_max_facing_deg: float = 70.0
     wave_min_forearm_up: float = 0.25
     wave_min_wrist_height: float = -0.3
     wave_max_elbow_speed_mps: float = 0.5
     wave_min_swing: float = 0.25
     wave_min_hz: float = 1.0
     wave_max_hz: float = 4.0
-    point_max_elbow_cos: float = -0.7
-    point_min_elevation_deg: float = 20.0
+    point_max_elbow_cos: float = -0.5
+    point_min_elevation_deg: float = 15.0
+    point_min_reach_m: float = 0.25
     point_max_elevation_deg: float = 125.0
     point_max_wrist_speed_mps: float = 0.6
     palm_min_extension: float = 1.6
@@ -163,11 +165,14 @@ class CueTrack:
         """Instantaneous level in [0, 1] of every cue (before debouncing)."""
         p = self.params
         out: dict[tuple[str, str], float] = {}
+        facing = b.facing_angle_deg(obs)
+        # a raised or waving hand asks for attention: made toward the camera, not in a turn
+        toward = facing is None or facing <= p.attention_max_facing_deg
         for side in b.SIDES:
             height, vis = b.wrist_height(obs, side)
             seen = vis >= p.min_visibility
             speed, elbow_speed = self._speed(obs, side, "wrist"), self._speed(obs, side, "elbow")
-            out[("hand_raised", side)] = float(seen and height >= p.raise_min_height
+            out[("hand_raised", side)] = float(seen and toward and height >= p.raise_min_height
                                                and speed <= p.raise_max_wrist_speed_mps)
             up = (seen and b.forearm_up(obs, side) >= p.wave_min_forearm_up
                   and height >= p.wave_min_wrist_height)
@@ -176,13 +181,14 @@ class CueTrack:
                 swing.update(obs.stamp_s, b.wrist_lateral(obs, side))
             else:
                 swing.reset()
-            out[("waving", side)] = float(up and swing.rate_ok(obs.stamp_s)
+            out[("waving", side)] = float(up and toward and swing.rate_ok(obs.stamp_s)
                                           and elbow_speed <= p.wave_max_elbow_speed_mps)
             elevation = b.arm_elevation(obs, side)
             out[("pointing", side)] = float(
                 seen and obs.joints_m is not None
                 and b.arm_straightness(obs, side) <= p.point_max_elbow_cos
                 and p.point_min_elevation_deg <= elevation <= p.point_max_elevation_deg
+                and b.arm_reach_m(obs, side) >= p.point_min_reach_m
                 and speed <= p.point_max_wrist_speed_mps)
             hand = obs.hands.get(side)
             palm = thumb = 0.0
@@ -196,7 +202,6 @@ class CueTrack:
                               and b.image_direction_up(hand, "thumb_mcp", "thumb_tip") > 0.7
                               and ext["thumb"] >= 1.3)
             out[("open_palm", side)], out[("thumbs_up", side)] = palm, thumb
-        facing = b.facing_angle_deg(obs)
         face = b.face_frontal(obs)
         out[("facing", "")] = float(facing is not None and facing <= p.facing_max_deg
                                     and face >= 0.3)

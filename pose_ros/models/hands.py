@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from pose_ros.models import store
-from pose_ros.models.roi import crop_cv2, crop_torch, normalize_radians, project_to_source
+from pose_ros.models.roi import crop_cv2, normalize_radians, project_to_source
 from pose_ros.models.tflite_graph import TFLiteGraph
 from pose_ros.skeleton import HAND21
 
@@ -168,21 +168,24 @@ class HandLandmarker:
                                   self.dtype, optimize)
         self.landmark_net = _frozen(TFLiteGraph(landmark_path), LANDMARK_INPUT, self.device,
                                     self.dtype, optimize)
-        self.crop_backend = "cv2" if self.device.type == "cpu" else "torch"
 
-    def _crops(self, image: np.ndarray, rois: np.ndarray, size: int) -> torch.Tensor:
-        """(N, size, size, 3) in [0, 1]; ROIs are square in pixels, so no letterbox."""
-        if self.crop_backend == "cv2":
-            crops = torch.from_numpy(crop_cv2(image, rois, size, "replicate"))
-        else:
-            image_t = torch.from_numpy(image).to(self.device).permute(2, 0, 1)
-            crops = crop_torch(image_t, rois, size, "replicate")
-        return (crops.to(self.dtype) * (1.0 / 255.0)).to(self.device)
+    def _crops(self, image, rois: np.ndarray, size: int) -> torch.Tensor:
+        """(N, size, size, 3) RGB in [0, 1]; ROIs are square in pixels, so no letterbox.
+
+        `image`: (H, W, 3) uint8 RGB, or BlazePose's FrameInput (pixels + bgr flag). Hand crops
+        are small: they are cut on the CPU with OpenCV and uploaded, on any device.
+        """
+        pixels, bgr = (image.pixels, image.bgr) if hasattr(image, "pixels") else (image, False)
+        crops = crop_cv2(pixels, rois, size, "replicate")
+        if bgr:
+            crops = crops[..., ::-1]
+        return (torch.from_numpy(np.ascontiguousarray(crops)).to(self.device, self.dtype)
+                * (1.0 / 255.0))
 
     rois_from_pose = staticmethod(rois_from_pose)
 
     @torch.no_grad()
-    def recrop(self, image_rgb: np.ndarray, rois: np.ndarray) -> np.ndarray:
+    def recrop(self, image_rgb, rois: np.ndarray) -> np.ndarray:
         """(N, 4) pose-derived ROIs -> (N, 4) refined ROIs, one batched pass."""
         if len(rois) == 0:
             return np.zeros((0, 4), np.float32)
@@ -193,7 +196,7 @@ class HandLandmarker:
         return rois_from_alignment(px[:, 0], px[:, 1])
 
     @torch.no_grad()
-    def landmarks(self, image_rgb: np.ndarray, rois: np.ndarray) -> HandBatch:
+    def landmarks(self, image_rgb, rois: np.ndarray) -> HandBatch:
         """21 keypoints per ROI, one batched pass; `presence` says whether a hand is there."""
         n = len(rois)
         if n == 0:
