@@ -10,9 +10,10 @@ import cv2
 import numpy as np
 
 from pose_ros.person import DepthSource, Person
-from pose_ros.skeleton import SIDE_COLOURS_RGB, Topology
+from pose_ros.skeleton import HAND21, SIDE_COLOURS_RGB, Topology
 
 _BGR = {side: (b, g, r) for side, (r, g, b) in SIDE_COLOURS_RGB.items()}
+_CUE_BGR = (0, 220, 255)   # hands and active cues: the markers' signal yellow
 _SUFFIX = {DepthSource.IMAGE: " (depth)", DepthSource.MONOCULAR: "", DepthSource.NONE: ""}
 
 
@@ -56,4 +57,30 @@ def draw_people(image_bgr: np.ndarray, people: list[Person], topology: Topology,
         cv2.rectangle(out, (x0, ty - th - 2), (x0 + tw + 4, ty + base - 2), (0, 0, 0), -1)
         cv2.putText(out, text, (x0 + 2, ty - 2), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
                     (255, 255, 255), thickness, cv2.LINE_AA)
+        _draw_hands_and_cues(out, person, x0, y1, thickness, font_scale, shift)
     return out
+
+
+def cue_text(person: Person) -> str:
+    """The active cues, e.g. 'hand_raised L, facing' ('' when none or cues are off)."""
+    if person.cues is None:
+        return ""
+    return ", ".join(f"{c.name} {c.side[0].upper()}" if c.side else c.name
+                     for c in person.cues.cues if c.active)
+
+
+def _draw_hands_and_cues(out: np.ndarray, person: Person, x0: int, y1: int, thickness: int,
+                         font_scale: float, shift: int) -> None:
+    """Hand skeletons (thin, in the cue colour) and the active cues under the box."""
+    for hand in person.hands:
+        pts = np.round(hand.keypoints_2d[:, :2] * (1 << shift)).astype(np.int64)
+        for a, b in HAND21.limbs:
+            cv2.line(out, tuple(pts[a]), tuple(pts[b]), _CUE_BGR, max(1, thickness // 2),
+                     cv2.LINE_AA, shift)
+    text = cue_text(person)
+    if text:
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+        ty = min(y1 + th + 6, out.shape[0] - base - 1)
+        cv2.rectangle(out, (x0, ty - th - 2), (x0 + tw + 4, ty + base - 2), (0, 0, 0), -1)
+        cv2.putText(out, text, (x0 + 2, ty - 2), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
+                    _CUE_BGR, thickness, cv2.LINE_AA)

@@ -77,6 +77,19 @@ _PIPELINE_DOCS: dict[str, tuple[str, dict]] = {
                           {"min_value": 1, "max_value": 1000}),
     "tracking_max_age_frames": ("frames a lost track keeps its id",
                                 {"min_value": 1, "max_value": 100000}),
+    # hands and cues (issue 13)
+    "enable_hands": ("21 keypoints per hand (MediaPipe Holistic's hand models), published in "
+                     "~/cues", {}),
+    "hands_raised_only": ("look only at hands whose forearm does not hang (hand cues need the "
+                          "hand up); false: every visible hand", {}),
+    "enable_cues": ("publish ~/cues: hand raised, waving, pointing, open palm, thumbs up, facing, "
+                    "approaching, with start/stop events", {}),
+    "camera_height_m": ("camera height above the floor, for pointing targets on the floor; "
+                        "0 = unknown (rays only)", {"min_value": 0.0, "max_value": 20.0}),
+    "camera_pitch_deg": ("camera tilt below the horizon, degrees (with camera_height_m)",
+                         {"min_value": -90.0, "max_value": 90.0}),
+    "cue_hold_s": ("how long a cue must hold before it starts (and be gone before it stops)",
+                   {"min_value": 0.0, "max_value": 10.0}),
 }
 
 _NODE_DOCS: dict[str, tuple[str, dict]] = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from pose_ros.cue_messages import cues_array_msg
 from pose_ros.cues.engine import Cue, CueEvent, PersonCues, PointingRay
@@ -81,3 +82,22 @@ def test_cue_markers_ray_target_and_raised_hand():
     np.testing.assert_allclose([by_ns[NS_RAISED].pose.position.x,
                                 by_ns[NS_RAISED].pose.position.z], wrist[[0, 2]], atol=1e-6)
     assert sum(m.ns == NS_RAISED for m in msg.markers) == 1   # only the left hand is raised
+
+
+def test_cues_in_jsonl_and_on_the_annotated_image():
+    jsonschema = pytest.importorskip("jsonschema")
+    from pose_ros.draw import cue_text, draw_people
+    from pose_ros.io.sinks import POSES_JSONL_SCHEMA, frame_record
+
+    frame = frame_with_cues()
+    record = frame_record(0, frame)
+    jsonschema.validate(record, POSES_JSONL_SCHEMA)
+    cues = record["people"][0]["cues"]
+    assert cues["active"] == ["hand_raised/left", "facing"] and cues["closest"]
+    assert cues["events"][0]["kind"] == "start" and cues["pointing"]["target"] == [0.1, 1.2, 0.5]
+    assert len(cues["hands"][0]["keypoints"]) == 21
+    assert cue_text(frame.people[0]) == "hand_raised L, facing"
+    image = np.zeros((480, 640, 3), np.uint8)
+    drawn = draw_people(image, frame.people, COCO17)
+    hand = frame.people[0].hands[0].keypoints_2d[:, :2].astype(int)
+    assert drawn[hand[:, 1].clip(0, 479), hand[:, 0].clip(0, 639)].any()   # hand lines drawn

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from pose_ros.cue_messages import CUES_JSON_SCHEMA, cues_record
 from pose_ros.errors import PoseRosError
 from pose_ros.io.image_codec import compressed_fields, image_fields
 from pose_ros.io.recording import BagRecorder
@@ -74,6 +75,7 @@ POSES_JSONL_SCHEMA: dict[str, Any] = {
                     "type": "array", "items": _NUMBER, "minItems": 4, "maxItems": 4}}]},
                 "root": {"oneOf": [{"type": "null"}, _XYZ]},
                 "depth_source": {"enum": ["none", "depth", "monocular"]},
+                "cues": CUES_JSON_SCHEMA,   # optional: cues and hands (cue_messages.py)
             },
         }},
     },
@@ -132,6 +134,7 @@ def frame_record(frame_index: int, poses: FramePoses) -> dict[str, Any]:
                 for x, y, z, s in p.keypoints_3d.astype(np.float64).tolist()],
             "root": None if p.root_camera_m is None else _round(p.root_camera_m, 4),
             "depth_source": DEPTH_SOURCE_NAMES[p.depth_source],
+            "cues": cues_record(p),
         })
     return {"frame": int(frame_index), "stamp": poses.stamp_ns * 1e-9, "width": poses.width,
             "height": poses.height, "skeleton": poses.skeleton,
