@@ -10,7 +10,8 @@ and pointing while the wave or the held point lasts, hand_raised wherever the tr
 above the true shoulder (raises and waves). The truth of a pointing frame is the ray from the
 eye (head + 8 cm forward) to the target.
 
-Gesture-free takes: CMU walking takes and the salsa / modern dance takes, whole.
+Gesture-free takes: the CMU takes whose description says walking, and those that say dance
+(salsa, modern dance; train/corpus.py reads the descriptions), whole.
 
 Each clip is seen by a virtual camera 1-4 m away (gestures; 2.5-5 m for takes), 0.8-1.6 m
 high, aimed at the chest, horizontal field of view 60-90 degrees, 640 x 480, the person turned
@@ -27,14 +28,16 @@ from pathlib import Path
 import numpy as np
 
 from pose_ros.skeleton import BLAZEPOSE33, H36M17
-from pose_ros.train.bvh import load_take, subject_of
+from pose_ros.train.corpus import find_takes, subject_of
+from pose_ros.train.mocap import load_take
 
 FPS = 30.0
 IMAGE_SIZE = (640, 480)
 HAND_M = 0.17                   # wrist to index fingertip
 EYE_FORWARD_M = 0.08
-SPLITS = {  # by CMU subject; salsa 60 tunes, 61 tests
-    "validation": {"02", "03", "05", "06", "07", "08", "09", "10", "12", "13", "60"},
+SPLITS = {  # by CMU subject (corpus.subject_of), and by take for 05_06: salsa 60 and the
+    # modern dance 05_06 tuned the thresholds; salsa 61 and subject 5's other dances test them
+    "validation": {"2", "3", "6", "7", "8", "9", "10", "12", "13", "60", "05_06"},
 }
 _H = H36M17.index
 _B = BLAZEPOSE33.index
@@ -42,7 +45,9 @@ _BODY = ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
 
 
 def split_of(path: str | Path) -> str:
-    return "validation" if subject_of(path) in SPLITS["validation"] else "test"
+    validation = SPLITS["validation"]
+    return "validation" if subject_of(path) in validation or Path(path).stem in validation \
+        else "test"
 
 
 @dataclass
@@ -131,26 +136,6 @@ def standing_pose(frame: np.ndarray) -> np.ndarray:
         out[knee] = out[hip] + thigh * down
         out[ankle] = out[knee] + shin * down
     return out
-
-
-def take_kind(path: Path, index: dict[str, str]) -> str | None:
-    """"walk" for CMU takes described as walking (INDEX.txt), "dance" for the dance takes,
-    None for the rest (runs, jumps, reaching: not gesture-free)."""
-    if path.stem.startswith(("60_", "61_", "05_")):
-        return "dance"
-    return "walk" if "walk" in index.get(path.stem, "").lower() else None
-
-
-def read_index(folder: Path) -> dict[str, str]:
-    """CMU's INDEX.txt: take name -> description."""
-    index = {}
-    path = folder / "INDEX.txt"
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            name, _, text = line.partition("\t")
-            if text:
-                index[name.strip()] = text.strip()
-    return index
 
 
 def _slerp(a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -273,10 +258,10 @@ def build(mocap: Path, seed: int = 0, gestures_per_pose: int = 1) -> list[Clip]:
     """Every clip of the protocol from ../shared/data/mocap (cmu/ walking, cmu_extra/ dance)."""
     rng = np.random.default_rng(seed)
     clips: list[Clip] = []
-    index = read_index(mocap / "cmu")
-    walks = [p for p in sorted((mocap / "cmu").glob("*.bvh")) if take_kind(p, index) == "walk"]
-    dances = [p for p in sorted((mocap / "cmu_extra").glob("*.bvh"))
-              if take_kind(p, index) == "dance"]
+    folders = [f for f in (mocap / "cmu", mocap / "cmu_extra") if f.is_dir()]
+    infos = find_takes(folders)   # activities from CMU's INDEX.txt and SELECTION.tsv
+    walks = [i.path for i in infos if i.activity == "walk"]
+    dances = [i.path for i in infos if i.activity == "dance"]
     for path in walks:
         joints = load_take(path)
         clips.append(take_clip(rng, joints, path.stem, "walk", split_of(path)))
