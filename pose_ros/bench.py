@@ -34,11 +34,11 @@ from pose_ros.pipeline import (
 )
 from pose_ros.stage3d import POSE3D_SOURCES
 
-STAGES = ("decode", "detect", "landmarks", "tracking", "lift", "placement", "smoothing",
-          "messages", "pipeline", "end_to_end")
+STAGES = ("decode", "detect", "landmarks", "tracking", "lift", "placement", "hands",
+          "smoothing", "cues", "messages", "pipeline", "end_to_end")
 FROM_PIPELINE = {"detect": "detect", "landmarks": "landmarks", "track": "tracking",
-                 "lift": "lift", "place": "placement", "smooth": "smoothing",
-                 "total": "pipeline"}
+                 "lift": "lift", "place": "placement", "hands": "hands", "smooth": "smoothing",
+                 "cues": "cues", "total": "pipeline"}
 
 
 def looped(open_fn: Callable[[], Source], num_frames: int | None) -> Iterator[Frame]:
@@ -99,6 +99,7 @@ class _Run:
         self.samples: dict[str, list[float]] = {s: [] for s in STAGES}
         self.people: list[int] = []
         self.track_ids: set[int] = set()
+        self.hands: list[int] = []
         self.cpu_ms: list[float] = []
 
     def frame(self, frame: Frame, decode_ms: float, decode_cpu_ms: float,
@@ -119,6 +120,7 @@ class _Run:
         self.samples["end_to_end"].append(decode_ms + timings["total"] + messages_ms)
         self.people.append(len(people_now))
         self.track_ids.update(p.track_id for p in people_now)
+        self.hands.append(sum(len(p.hands) for p in people_now))
         self.cpu_ms.append(decode_cpu_ms + (time.process_time() - cpu) * 1e3)
         return people_now
 
@@ -174,8 +176,8 @@ def benchmark(frames: Iterator[Frame], estimator: PoseEstimator | list[PoseEstim
                     rel_diffs.append(dist / max(size_px, 1.0))
     if prof is not None:
         prof.export_chrome_trace(profile)
-    reports = [_report(run.samples, run.people, run.cpu_ms, reference, ref_ms, ref_cpu_ms,
-                       ref_found, diffs, rel_diffs) for run in runs]
+    reports = [_report(run.samples, run.people, run.hands, run.cpu_ms, reference, ref_ms,
+                       ref_cpu_ms, ref_found, diffs, rel_diffs) for run in runs]
     for run, r in zip(runs, reports, strict=True):
         r["track_ids"] = len(run.track_ids)
     report = dict(reports[0])
@@ -208,7 +210,7 @@ def _profiler(path: str | None, device: str):
         yield prof
 
 
-def _report(samples, people, cpu_ms, reference, ref_ms, ref_cpu_ms, ref_found, diffs,
+def _report(samples, people, hands, cpu_ms, reference, ref_ms, ref_cpu_ms, ref_found, diffs,
             rel_diffs) -> dict:
     stages = {name: summarize_ms(s) for name, s in samples.items() if s}
     frames = len(people)
@@ -227,8 +229,17 @@ def _report(samples, people, cpu_ms, reference, ref_ms, ref_cpu_ms, ref_found, d
         # what each extra person costs: end-to-end p50 over the frames with that many people
         "end_to_end_by_people": {str(n): summarize_ms(end_to_end[counts == n])
                                  for n in np.unique(counts)},
+        "hands": None,
         "reference": None,
     }
+    if samples["hands"]:
+        # the hand stage's time over the hands it found (a hand it looked for and did not find
+        # costs the same; their share is in frames_with_hand_stage vs hands)
+        report["hands"] = {"hands": int(sum(hands)), "hands_per_frame": float(np.mean(hands)),
+                           "frames_with_hand_stage": len(samples["hands"]),
+                           "ms_per_hand": float(sum(samples["hands"]) / max(sum(hands), 1)),
+                           "share_of_pipeline": float(sum(samples["hands"])
+                                                      / sum(samples["pipeline"]))}
     if reference is not None:
         all_diffs = np.concatenate(diffs) if diffs else np.zeros(0)
         all_rel = np.concatenate(rel_diffs) if rel_diffs else np.zeros(0)
@@ -282,6 +293,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="3D source: lifter (2D history), world (BlazePose world landmarks), "
                         "fused (both; needs fused weights)")
     parser.add_argument("--skeleton", choices=("coco17", "blazepose33"), default="coco17")
+    parser.add_argument("--hands", dest="enable_hands", action="store_true",
+                        help="also run the hand models (hands with the forearm up)")
+    parser.add_argument("--all-hands", dest="hands_raised_only", action="store_false",
+                        help="with --hands: every visible hand, hanging ones too")
     parser.add_argument("--max-people", type=checks.count(1), default=PipelineConfig.max_people)
     parser.add_argument("--detect-every", type=checks.count(1), dest="detect_every_n_frames",
                         default=PipelineConfig.detect_every_n_frames)
@@ -378,6 +393,11 @@ def _print(report: dict, description: str, out) -> None:
                               run["end_to_end_by_people"].items())
         ratio = (f"; ratio to mediapipe {run['reference']['throughput_ratio']:.2f} (CPU time "
                  f"{run['reference']['cpu_time_ratio']:.2f})" if run["reference"] else "")
+        if run.get("hands"):
+            h = run["hands"]
+            print(f"hands: {h['hands']} hands ({h['hands_per_frame']:.2f} per frame), "
+                  f"{h['ms_per_hand']:.1f} ms per hand, {100 * h['share_of_pipeline']:.0f} % of "
+                  f"the pipeline's time", file=out)
         print(f"end to end: {run['fps']:.1f} fps (decode + pipeline + messages); pipeline "
               f"alone: {run['pipeline_fps']:.1f} fps{ratio}; p50 by people in the frame: "
               f"{by_people}", file=out)

@@ -43,7 +43,8 @@ def test_bench_writes_every_stage(clip, tmp_path):
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
     assert report["frames"] == 12                      # looped past the clip's 10 frames
-    assert set(report["stages"]) == set(bench.STAGES)
+    assert set(report["stages"]) == set(bench.STAGES) - {"hands"}   # hands are off by default
+    assert report["hands"] is None
     for name, stage in report["stages"].items():
         assert 0 <= stage["p50_ms"] <= stage["p95_ms"], name
         assert stage["count"] >= 1
