@@ -141,7 +141,7 @@ class PipelineConfig:
     enable_cues: bool = True
     camera_height_m: float = 0.0
     camera_pitch_deg: float = 0.0
-    cue_hold_s: float = 0.2
+    cue_hold_s: float = 0.15
 
     def __post_init__(self) -> None:
         problems = []

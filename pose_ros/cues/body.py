@@ -183,6 +183,38 @@ def arm_elevation(body: BodyObservation, side: str) -> float:
     return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
 
+def arm_straight_2d(body: BodyObservation, side: str) -> float:
+    """The elbow's distance from the shoulder-wrist line in the image, torso units. A straight
+    arm stays a straight line in any projection (only shorter), so this needs no depth."""
+    s, e, w = (body.point(f"{side}_{j}")[:2] for j in ("shoulder", "elbow", "wrist"))
+    d = w - s
+    cross = d[0] * (e - s)[1] - d[1] * (e - s)[0]
+    return float(abs(cross) / max(np.linalg.norm(d), 1e-6) / body.torso_px())
+
+
+def straight_arm_elevation(body: BodyObservation, side: str) -> tuple[float, float] | None:
+    """(elevation in degrees, in-image share of its length) of the straight-arm reconstruction
+    (shoulder -> straight_arm_tip_m). The lifted arm's own direction is least reliable exactly
+    when it points at the camera; an arm nearly in the image plane (share near 1) has no depth
+    to recover and its elevation is the 2D one (arm_elevation without 3D)."""
+    tip = straight_arm_tip_m(body, side)
+    if tip is None:
+        return None
+    j = body.joints_m
+    shoulder = j[_H(f"{side}_shoulder")]
+    arm = tip - shoulder
+    ray = shoulder / max(np.linalg.norm(shoulder), 1e-9)
+    share = float(np.linalg.norm(arm - (arm @ ray) * ray) / max(np.linalg.norm(arm), 1e-9))
+    down = j[_H("pelvis")] - j[_H("thorax")]
+    cos = arm @ down / max(np.linalg.norm(arm) * np.linalg.norm(down), 1e-9)
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))), share
+
+
+def arm_elevation_2d(body: BodyObservation, side: str) -> float:
+    """arm_elevation measured in the image only."""
+    return arm_elevation(BodyObservation(body.track_id, body.stamp_s, body.keypoints_px), side)
+
+
 def arm_reach_m(body: BodyObservation, side: str) -> float:
     """How far the wrist is from the shoulder across the floor (forward or sideways, metres):
     a pointing arm reaches out, a hanging or swinging one stays near the body."""

@@ -38,10 +38,10 @@ PERSON_CUES = ("facing", "approaching")
 class CueParams:
     """Thresholds (torso lengths for image measures) and timing of the cues."""
 
-    hold_s: float = 0.2
+    hold_s: float = 0.15
     release_s: float = 0.3
-    raise_min_height: float = 0.1
-    raise_max_wrist_speed_mps: float = 1.5
+    raise_min_height: float = 0.05
+    raise_max_wrist_speed_mps: float = 1.5   # up or down, along the trunk
     attention_max_facing_deg: float = 70.0
     wave_min_forearm_up: float = 0.25
     wave_min_wrist_height: float = -0.3
@@ -50,7 +50,9 @@ class CueParams:
     wave_min_hz: float = 1.0
     wave_max_hz: float = 4.0
     point_max_elbow_cos: float = -0.5
-    point_min_elevation_deg: float = 15.0
+    point_max_bend_2d: float = 0.12
+    point_max_in_image_share: float = 0.7
+    point_min_elevation_deg: float = 30.0
     point_min_reach_m: float = 0.25
     point_max_elevation_deg: float = 125.0
     point_max_wrist_speed_mps: float = 0.6
@@ -139,27 +141,52 @@ class CueTrack:
         p = self.params
         for name in SIDED_CUES:
             for side in b.SIDES:
-                self.debounce[(name, side)] = (Debouncer(0.0, 2 * p.release_s)
-                                               if name == "waving"
-                                               else Debouncer(p.hold_s, p.release_s))
+                # waving is already two reversals long; a point must hold twice as long as
+                # the rest (a straight arm passes through pointing poses when it moves)
+                on_s = {"waving": 0.0, "pointing": 2 * p.hold_s}.get(name, p.hold_s)
+                self.debounce[(name, side)] = Debouncer(
+                    on_s, 2 * p.release_s if name == "waving" else p.release_s)
         for name in PERSON_CUES:
             self.debounce[(name, "")] = Debouncer(p.hold_s, p.release_s)
         for side in b.SIDES:
             self.swings[side] = SwingCounter(p.wave_min_swing, p.wave_min_hz, p.wave_max_hz)
 
-    def _speed(self, obs: b.BodyObservation, side: str, joint: str) -> float:
+    def _speed(self, obs: b.BodyObservation, side: str, joint: str,
+               vertical: bool = False) -> float:
         """Speed of a joint relative to its shoulder, m/s (3D), over the last SPEED_WINDOW_S
-        (frame-to-frame differences of lifted joints are mostly noise); 0 when unknown."""
+        (frame-to-frame differences of lifted joints are mostly noise); with `vertical` only
+        along the trunk (a waving hand moves sideways, an arm sweeping through moves up or
+        down); 0 when unknown."""
         if obs.joints_m is None:
             return 0.0
         j = obs.joints_m
         rel = j[b._H(f"{side}_{joint}")] - j[b._H(f"{side}_shoulder")]
-        past = self.history.setdefault(f"{side}_{joint}", deque(maxlen=64))
+        if vertical:
+            up = j[b._H("thorax")] - j[b._H("pelvis")]
+            rel = (rel @ up) / max(float(np.linalg.norm(up)), 1e-9) * np.ones(1)
+        past = self.history.setdefault(f"{side}_{joint}_{vertical}", deque(maxlen=64))
         past.append((obs.stamp_s, rel))
         while obs.stamp_s - past[0][0] > SPEED_WINDOW_S:
             past.popleft()
         dt = obs.stamp_s - past[0][0]
         return float(np.linalg.norm(rel - past[0][1]) / dt) if dt > 0 else 0.0
+
+    def _pointing_pose(self, obs: b.BodyObservation, side: str) -> bool:
+        """A straight arm lifted away from the body. With intrinsics: straight in the image
+        and lifted in the straight-arm reconstruction (robust when the arm points at the
+        camera); without: the lifted 3D arm's straightness, elevation and reach."""
+        p = self.params
+        rebuilt = b.straight_arm_elevation(obs, side) if obs.intrinsics is not None else None
+        if rebuilt is not None:
+            straight = b.arm_straight_2d(obs, side) <= p.point_max_bend_2d
+            elevation, in_image = rebuilt
+            if in_image > p.point_max_in_image_share:   # across the image: trust the 2D angle
+                elevation = b.arm_elevation_2d(obs, side)
+        else:
+            elevation = b.arm_elevation(obs, side)
+            straight = (b.arm_straightness(obs, side) <= p.point_max_elbow_cos
+                        and b.arm_reach_m(obs, side) >= p.point_min_reach_m)
+        return straight and p.point_min_elevation_deg <= elevation <= p.point_max_elevation_deg
 
     def levels(self, obs: b.BodyObservation) -> dict[tuple[str, str], float]:
         """Instantaneous level in [0, 1] of every cue (before debouncing)."""
@@ -172,8 +199,9 @@ class CueTrack:
             height, vis = b.wrist_height(obs, side)
             seen = vis >= p.min_visibility
             speed, elbow_speed = self._speed(obs, side, "wrist"), self._speed(obs, side, "elbow")
+            rising = self._speed(obs, side, "wrist", vertical=True)
             out[("hand_raised", side)] = float(seen and toward and height >= p.raise_min_height
-                                               and speed <= p.raise_max_wrist_speed_mps)
+                                               and rising <= p.raise_max_wrist_speed_mps)
             up = (seen and b.forearm_up(obs, side) >= p.wave_min_forearm_up
                   and height >= p.wave_min_wrist_height)
             swing = self.swings[side]
@@ -183,13 +211,9 @@ class CueTrack:
                 swing.reset()
             out[("waving", side)] = float(up and toward and swing.rate_ok(obs.stamp_s)
                                           and elbow_speed <= p.wave_max_elbow_speed_mps)
-            elevation = b.arm_elevation(obs, side)
-            out[("pointing", side)] = float(
-                seen and obs.joints_m is not None
-                and b.arm_straightness(obs, side) <= p.point_max_elbow_cos
-                and p.point_min_elevation_deg <= elevation <= p.point_max_elevation_deg
-                and b.arm_reach_m(obs, side) >= p.point_min_reach_m
-                and speed <= p.point_max_wrist_speed_mps)
+            out[("pointing", side)] = float(seen and obs.joints_m is not None
+                                            and self._pointing_pose(obs, side)
+                                            and speed <= p.point_max_wrist_speed_mps)
             hand = obs.hands.get(side)
             palm = thumb = 0.0
             if hand is not None:

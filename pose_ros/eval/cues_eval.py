@@ -8,8 +8,10 @@ CueEngine runs on the raw BlazePose-order 2D plus the lifted 3D. No hand keypoin
 mocap: palm and thumbs-up are not measured here. A person out of view (under half the body
 joints in the image) ends the track; coming back starts a new one.
 
-Scores: a labelled segment is found when a start event of its cue and side comes between 0.5 s
-before its start and its end; latency = event - segment start. A start event outside every
+Scores: a labelled segment counts when the true wrist is in the image for at least half of it
+(segments_out_of_view: those that do not; a raised hand leaves the view at about 1 m). It is
+found when a start event of its cue and side comes between 0.5 s before its start and its end;
+latency = event - segment start. A start event outside every
 labelled segment of its cue and side (widened by 0.5 s) is a false alarm; on the gesture-free
 walking and dance takes every start event is one. Pointing-ray error: the angle between the
 published ray and the true eye -> target ray on held-pointing frames.
@@ -28,7 +30,7 @@ from pose_ros.camera import CameraIntrinsics, solve_root
 from pose_ros.cues.body import BodyObservation
 from pose_ros.cues.engine import CueEngine, CueParams, FloorPlane
 from pose_ros.eval.cues_protocol import FPS, IMAGE_SIZE, Clip, build
-from pose_ros.skeleton import BLAZEPOSE33_TO_COCO17, lifter_inputs_from_coco17
+from pose_ros.skeleton import BLAZEPOSE33, BLAZEPOSE33_TO_COCO17, lifter_inputs_from_coco17
 
 CUES = ("hand_raised", "waving", "pointing")
 MARGIN_S = 0.5
@@ -109,21 +111,34 @@ def run_clips(clips: list[Clip], lifter, params: CueParams, seed: int = 0) -> li
     return results
 
 
+def in_view(clip: Clip, side: str, start_s: float, end_s: float) -> bool:
+    """The true wrist is inside the image for at least half of the segment (a hand the camera
+    does not see cannot be judged: a raised hand leaves the top of the view at about 1 m)."""
+    frames = np.arange(int(start_s * FPS), min(int(end_s * FPS) + 1, len(clip.points_w)))
+    wrist = clip.points_w[frames, BLAZEPOSE33.index(f"{side}_wrist")]
+    cam = (wrist - clip.centre) @ clip.rotation.T
+    uv = clip.fx * cam[:, :2] / cam[:, 2:] + np.array(IMAGE_SIZE) / 2
+    inside = (cam[:, 2] > 0) & np.all((uv >= 0) & (uv < IMAGE_SIZE), axis=1)
+    return bool(inside.mean() >= 0.5) if len(frames) else False
+
+
 def score(results: list[ClipResult]) -> dict:
     """Recall, latency and false alarms per cue; false alarms per minute on gesture-free takes;
     pointing-ray and target errors."""
     out: dict = {}
     for cue in CUES:
         found, latency, false_alarms, gesture_s = 0, [], 0, 0.0
-        segments = 0
+        segments = out_of_view = 0
         for r in results:
             if r.clip.kind != "gesture":
                 continue
             gesture_s += r.tracked_s
             labels = [s for s in r.clip.labels if s.cue == cue]
-            segments += len(labels)
             events = [e for e in r.events if e[0] == cue]
-            for s in labels:
+            visible = [s for s in labels if in_view(r.clip, s.side, s.start_s, s.end_s)]
+            segments += len(visible)
+            out_of_view += len(labels) - len(visible)
+            for s in visible:
                 hits = [t for c, side, t in events if side == s.side
                         and s.start_s - MARGIN_S <= t <= s.end_s]
                 if hits:
@@ -133,7 +148,8 @@ def score(results: list[ClipResult]) -> dict:
                                         <= s.end_s + MARGIN_S for s in labels)
                                 for _, side, t in events)
         free = {kind: [r for r in results if r.clip.kind == kind] for kind in ("walk", "dance")}
-        entry = {"segments": segments, "recall": found / segments if segments else None,
+        entry = {"segments": segments, "segments_out_of_view": out_of_view,
+                 "recall": found / segments if segments else None,
                  "latency_s_median": float(np.median(latency)) if latency else None,
                  "latency_s_p90": float(np.percentile(latency, 90)) if latency else None,
                  "false_alarms_in_gesture_clips": false_alarms,
