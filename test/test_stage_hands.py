@@ -52,9 +52,12 @@ def test_pipeline_hands_and_cues_on_a_real_frame():
     for hand in person.hands:
         expected = np.array(entry["holistic"][f"{hand.side}_hand_px"])
         err = np.linalg.norm(hand.keypoints_2d[:, :2] - expected, axis=1)
-        # the pipeline's own body keypoints (its ROI, backend) make the hand ROIs; the stage's
-        # fidelity to MediaPipe on MediaPipe's body points is test_hands.py's: here, plumbing
-        assert np.median(err) < 8.0, (hand.side, err)
+        # the pipeline's own body keypoints make the hand ROIs, and on this frame they are
+        # 7 px (median; a wrist 24 px) from MediaPipe's, where BlazePose alone is within
+        # 0.01 px: the stage's fidelity on MediaPipe's body points is test_hands.py's; here
+        # the hand must be found where it is, within 15 % of its size
+        size = np.linalg.norm(expected.max(axis=0) - expected.min(axis=0))
+        assert np.median(err) < 0.15 * size, (hand.side, err, size)
     cues = person.cues
     assert cues is not None and cues.track_id == person.track_id and cues.closest
     assert {c.name for c in cues.cues} >= {"hand_raised", "waving", "pointing", "open_palm",

@@ -22,11 +22,13 @@ thresholds (validation) from those reported as test.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from pose_ros.errors import PoseRosError
 from pose_ros.skeleton import BLAZEPOSE33, H36M17
 from pose_ros.train.corpus import find_takes, subject_of
 from pose_ros.train.mocap import load_take
@@ -262,8 +264,11 @@ def build(mocap: Path, seed: int = 0, gestures_per_pose: int = 1) -> list[Clip]:
     infos = find_takes(folders)   # activities from CMU's INDEX.txt and SELECTION.tsv
     walks = [i.path for i in infos if i.activity == "walk"]
     dances = [i.path for i in infos if i.activity == "dance"]
+    skipped = []
     for path in walks:
-        joints = load_take(path)
+        joints = _load(path, skipped)
+        if joints is None:
+            continue
         clips.append(take_clip(rng, joints, path.stem, "walk", split_of(path)))
         still = standing_poses(joints)
         if len(still):
@@ -275,5 +280,19 @@ def build(mocap: Path, seed: int = 0, gestures_per_pose: int = 1) -> list[Clip]:
                                               f"{path.stem}_{gesture}{k}_{side}",
                                               split_of(path)))
     for path in dances:
-        clips.append(take_clip(rng, load_take(path), path.stem, "dance", split_of(path)))
+        joints = _load(path, skipped)
+        if joints is not None:
+            clips.append(take_clip(rng, joints, path.stem, "dance", split_of(path)))
+    for line in skipped:
+        print(f"skipped {line}", file=sys.stderr)
     return clips
+
+
+def _load(path: Path, skipped: list[str]) -> np.ndarray | None:
+    """The take's joints, or None (and a note) when the loader refuses it (units it cannot
+    infer, a body it finds implausible): the protocol says which takes it used."""
+    try:
+        return load_take(path)
+    except PoseRosError as exc:
+        skipped.append(f"{path.name}: {exc}")
+        return None
