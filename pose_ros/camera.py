@@ -76,9 +76,18 @@ class CameraIntrinsics:
         if bin_x < 0 or bin_y < 0 or width // bin_x <= 0 or height // bin_y <= 0:
             raise ValueError(f"camera_info describes no image: {width}x{height} (roi or full "
                              f"size) with binning {bin_x}x{bin_y}")
-        return cls(float(k[0]) / bin_x, float(k[4]) / bin_y, (float(k[2]) - x0) / bin_x,
-                   (float(k[5]) - y0) / bin_y, width // bin_x, height // bin_y, distortion,
-                   model)
+        intrinsics = cls(float(k[0]) / bin_x, float(k[4]) / bin_y, (float(k[2]) - x0) / bin_x,
+                         (float(k[5]) - y0) / bin_y, width // bin_x, height // bin_y,
+                         distortion, model)
+        w, h = intrinsics.width, intrinsics.height
+        corners = np.array([[0.0, 0.0], [w - 1.0, 0.0], [0.0, h - 1.0], [w - 1.0, h - 1.0],
+                            [w / 2, h / 2]])
+        with np.errstate(all="ignore"):
+            rays = intrinsics.normalized(corners)
+        if not np.all(np.isfinite(rays)):   # e.g. fx 1e-306, or coefficients that diverge
+            raise ValueError(f"camera_info K {k.tolist()} and D {d.tolist()[:14]} give no "
+                             f"finite rays through the image corners")
+        return intrinsics
 
     def scaled_to(self, width: int, height: int) -> CameraIntrinsics:
         """These intrinsics for the same view resized to width x height (as image_proc's resize

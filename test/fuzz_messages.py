@@ -60,7 +60,7 @@ def record(kind: str, outcome: str) -> None:
 
 # ----------------------------------------------------------------------------- raw images
 
-SIZES = st.one_of(st.sampled_from([0, 1, 2, 3, 15, 16, 17, 64, 240, 8000]),
+SIZES = st.one_of(st.sampled_from([0, 1, 2, 3, 15, 16, 17, 48, 64, 240, 8000]),
                   st.integers(0, 4096), st.integers(0, UINT32))
 ENCODINGS = st.one_of(
     st.sampled_from(image_codec.COLOUR_ENCODINGS + image_codec.DEPTH_ENCODINGS),
@@ -77,25 +77,44 @@ def _pixel_bytes(encoding: str) -> int:
 
 @st.composite
 def raw_images(draw, depth: bool = False):
-    """sensor_msgs/Image with any size, encoding, step, endianness and data length."""
-    width, height = draw(SIZES), draw(SIZES)
-    encoding = draw(st.one_of(st.sampled_from(image_codec.DEPTH_ENCODINGS), ENCODINGS)
-                    if depth else ENCODINGS)
-    row = width * _pixel_bytes(encoding)
-    step = draw(st.one_of(st.just(row), st.sampled_from([0, max(row - 1, 0), row + 1, row + 64]),
-                          st.integers(0, UINT32)))
+    """sensor_msgs/Image: half well-formed small images with at most one field broken, half
+    with any size, encoding, step, endianness and data length."""
+    known = image_codec.DEPTH_ENCODINGS if depth else image_codec.COLOUR_ENCODINGS
+    if draw(st.booleans()):
+        width, height = draw(st.one_of(st.just((64, 48)), st.tuples(st.integers(1, 80),
+                                                                      st.integers(1, 80))))
+        encoding = draw(st.sampled_from(known))
+        row = width * _pixel_bytes(encoding)
+        step = row + draw(st.sampled_from([0, 0, 3, 64]))
+        length = step * height
+        broken = draw(st.sampled_from(["nothing", "step", "short", "encoding", "size"]))
+        if broken == "step":
+            step = draw(st.integers(0, max(row - 1, 0)))
+        elif broken == "short":
+            length = draw(st.integers(0, max(length - 1, 0)))
+        elif broken == "encoding":
+            encoding = draw(ENCODINGS)
+        elif broken == "size":
+            width, height = draw(SIZES), draw(SIZES)
+    else:
+        width, height = draw(SIZES), draw(SIZES)
+        encoding = draw(st.one_of(st.sampled_from(known), ENCODINGS))
+        row = width * _pixel_bytes(encoding)
+        step = draw(st.one_of(st.just(row), st.sampled_from([0, max(row - 1, 0), row + 1,
+                                                             row + 64]),
+                              st.integers(0, UINT32)))
+        exact = step * height
+        length = draw(st.one_of(
+            st.just(exact), st.sampled_from([0, 1, max(exact - 1, 0), exact + 7]),
+            st.integers(0, 4096)))
     step = min(step, UINT32)
-    exact = step * height
-    length = draw(st.one_of(
-        st.just(exact), st.sampled_from([0, 1, max(exact - 1, 0), exact + 7]),
-        st.integers(0, 4096)))
     if length > MAX_EXACT_BYTES:
         length = draw(st.integers(0, 4096))
     fill = draw(st.sampled_from(["zeros", "random", "nan", "inf", "max"]))
     data = _fill(length, fill, encoding, draw(st.integers(0, 2**31)))
     return TS.types["sensor_msgs/msg/Image"](
         header=_header(), height=height, width=width, encoding=encoding,
-        is_bigendian=draw(st.sampled_from([0, 1, 255])), step=step, data=data)
+        is_bigendian=draw(st.sampled_from([0, 0, 1, 255])), step=step, data=data)
 
 
 def _fill(length: int, fill: str, encoding: str, seed: int) -> np.ndarray:
@@ -196,20 +215,26 @@ FLOATS = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
 def camera_infos(draw):
     """sensor_msgs/CameraInfo with NaN / inf / zero / huge K, odd D, any model and size."""
     k = np.array([500.0, 0, 320, 0, 500, 240, 0, 0, 1])
-    for i in draw(st.lists(st.integers(0, 8), max_size=9)):
+    for i in draw(st.lists(st.integers(0, 8), max_size=3)):
         k[i] = draw(FLOATS)
     d = np.array(draw(st.lists(FLOATS, max_size=draw(st.sampled_from([0, 4, 5, 8, 14, 40])))),
                  np.float64)
+    # the image is 640x480: this size, a resize of it, another aspect ratio, or anything
+    width, height = draw(st.one_of(st.sampled_from([(640, 480), (320, 240), (1280, 960),
+                                                    (640, 360)]), st.tuples(SIZES, SIZES)))
     return TS.types["sensor_msgs/msg/CameraInfo"](
-        header=_header(), height=draw(SIZES), width=draw(SIZES),
+        header=_header(), height=height, width=width,
         distortion_model=draw(st.one_of(st.sampled_from(
             ["plumb_bob", "rational_polynomial", "equidistant", "fisheye", ""]),
             st.text(max_size=10))),
         d=d, k=k, r=np.eye(3).reshape(-1), p=np.zeros(12),
-        binning_x=draw(st.sampled_from([0, 1, 2, UINT32])),
-        binning_y=draw(st.sampled_from([0, 1, 2, UINT32])),
+        binning_x=draw(st.sampled_from([0, 0, 1, 2, UINT32])),
+        binning_y=draw(st.sampled_from([0, 0, 1, 2, UINT32])),
         roi=TS.types["sensor_msgs/msg/RegionOfInterest"](
-            x_offset=draw(SIZES), y_offset=draw(SIZES), height=draw(SIZES), width=draw(SIZES),
+            **(draw(st.fixed_dictionaries({
+                "x_offset": SIZES, "y_offset": SIZES, "height": SIZES, "width": SIZES}))
+               if draw(st.booleans()) else {"x_offset": 0, "y_offset": 0, "height": 0,
+                                             "width": 0}),
             do_rectify=draw(st.booleans())))
 
 
@@ -288,6 +313,7 @@ def check_depth_pairing(msg, width: int = 64, height: int = 48) -> None:
                                                   height=height, depth_m=depth)
     if depth.shape == (height, width):
         assert prepared.depth_m is not None
+        record("depth beside a 64x48 image", "kept: same size")
     else:
         assert prepared.depth_m is None
         record("depth beside a 64x48 image", "dropped: another size")

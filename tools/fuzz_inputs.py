@@ -42,7 +42,8 @@ def run(name: str, strategy, check, examples: int, seed_value: int) -> dict:
     try:
         prop()
     except Exception as exc:  # noqa: BLE001 - report the falsifying case, go on with the rest
-        failure = f"{type(exc).__name__}: {exc}"
+        notes = "\n".join(getattr(exc, "__notes__", []))   # hypothesis's falsifying example
+        failure = f"{type(exc).__name__}: {exc}\n{notes}".strip()
     outcomes = {k: v - before.get(k, 0) for k, v in fm.OUTCOMES.items()
                 if v - before.get(k, 0)}
     result = {"kind": name, "cases": calls["cases"], "seconds": time.perf_counter() - start,
