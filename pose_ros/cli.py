@@ -113,5 +113,17 @@ def main(argv: list[str] | None = None) -> int:
         return 70
 
 
+def console_main() -> None:
+    """The `pose-ros` executable: main(), then exit with its status. A SIGINT or SIGTERM that
+    arrives after the work is done (while Python shuts down, when its own handlers are gone)
+    is ignored, so the status stays the run's instead of a kill by the signal."""
+    import signal
+
+    status = main()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    sys.exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

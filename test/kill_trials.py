@@ -93,7 +93,6 @@ def run_trial(clip: Path, out: Path, sig: signal.Signals, delay_s: float,
               after_lines: int = 0, extra_args: tuple[str, ...] = (),
               timeout_s: float = 300.0) -> Trial:
     """One run stopped by `sig` delay_s after start (after `after_lines` JSONL lines if > 0)."""
-    from pose_ros.io.recover import recover_outputs
     from pose_ros.io.video import count_frames
 
     trial = Trial(sig.name, delay_s)
@@ -133,7 +132,11 @@ def run_trial(clip: Path, out: Path, sig: signal.Signals, delay_s: float,
         before = _bag_counts(bag)
         trial.bag_before_recover = "readable" if isinstance(before, dict) else before
     if sig == signal.SIGKILL and out.exists() and any(out.iterdir()):
-        trial.recover_lines = recover_outputs(out)
+        done = subprocess.run([sys.executable, "-m", "pose_ros.cli", "recover", str(out)],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+        trial.recover_lines = done.stdout.splitlines()
+        if done.returncode != 0 or "Traceback" in done.stderr:
+            trial.problems.append(f"pose-ros recover failed: {done.stderr.strip()}")
     trial.video_frames = count_frames(video) if video.exists() else None
     counts = _bag_counts(bag) if bag.exists() else {}
     if isinstance(counts, str):
