@@ -322,7 +322,7 @@ def _source_opener(args: argparse.Namespace) -> Callable[[], Source]:
 
 def execute(args: argparse.Namespace, out=None) -> dict:
     """The whole `pose-ros bench`; raises PoseRosError on bad input. Returns the report."""
-    from pose_ros.runner import config_from_args
+    from pose_ros.run_command import config_from_args
 
     out = out or sys.stdout
 

@@ -35,7 +35,7 @@ def _msgs_arguments(parser: argparse.ArgumentParser) -> None:
 
 def commands() -> tuple:
     """(command, help, add_arguments, run) for every command."""
-    from pose_ros import bench, runner
+    from pose_ros import bench, run_command
     from pose_ros.eval import command as eval_command
     from pose_ros.eval import cues_eval, lifter_eval
     from pose_ros.io import recover
@@ -44,7 +44,7 @@ def commands() -> tuple:
 
     return (
         ("run", "estimate poses in a video, image folder, webcam or rosbag2 recording",
-         runner.add_arguments, runner.run),
+         run_command.add_arguments, run_command.run),
         ("recover", "finish the outputs of a run that was killed (SIGKILL, power loss)",
          recover.add_arguments, recover.run),
         ("models", "fetch, list or locate the BlazePose model files", store.add_arguments,
