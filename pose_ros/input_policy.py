@@ -68,9 +68,14 @@ class Throttle:
 
 
 class StampClock:
-    """Image stamps -> a pipeline time that always moves forward (see the module docstring)."""
+    """Image stamps -> a pipeline time that always moves forward (see the module docstring).
 
-    def __init__(self) -> None:
+    `zero_start`: the stamps are a file's own timeline, which starts at 0 s (a video file, an
+    image folder), so a zero stamp on the first frame is that start, not a missing stamp.
+    """
+
+    def __init__(self, zero_start: bool = False) -> None:
+        self.zero_start = zero_start
         self.reset()
 
     def reset(self) -> None:
@@ -83,7 +88,8 @@ class StampClock:
         """(pipeline time ns, why the stamp was not used or None)."""
         stamp_ns, arrival_ns = int(stamp_ns), int(arrival_ns)
         reason = None
-        if stamp_ns <= 0:
+        first = self._anchor is None and not self._last_out_ns
+        if stamp_ns < 0 or (stamp_ns == 0 and not (self.zero_start and first)):
             reason = "is zero"
         elif self._anchor is not None and stamp_ns == self._anchor[0]:
             reason = f"repeats the previous frame's ({stamp_ns * 1e-9:.6f} s)"
@@ -97,8 +103,8 @@ class StampClock:
             out = stamp_ns if reason is None else max(arrival_ns, MIN_STEP_NS)
         else:                                             # advance by the arrival-time gap
             out = self._last_out_ns + max(arrival_ns - self._last_arrival_ns, MIN_STEP_NS)
-        if stamp_ns > 0 and (reason is None or self._anchor is None
-                             or stamp_ns < self._anchor[0]):
+        if reason is None or (stamp_ns > 0 and (self._anchor is None
+                                                or stamp_ns < self._anchor[0])):
             self._anchor = (stamp_ns, out)   # a backward jump starts a new run of stamps
         self._last_out_ns, self._last_arrival_ns = out, arrival_ns
         self.replaced += reason is not None
@@ -130,9 +136,10 @@ class InputPolicy:
 
     def __init__(self, *, assumed_hfov_deg: float = DEFAULT_HFOV_DEG,
                  warn_period_s: float = 10.0, clock: Callable[[], float] = time.monotonic,
-                 logger: logging.Logger | None = None) -> None:
+                 logger: logging.Logger | None = None, zero_start: bool = False) -> None:
         """`logger`: where warnings go (default `pose_ros.input_policy`; the node passes its own
-        so that two nodes in one process do not log each other's input problems)."""
+        so that two nodes in one process do not log each other's input problems).
+        `zero_start`: stamps are a file's timeline starting at 0 s (see StampClock)."""
         if not (assumed_hfov_deg == 0 or 10.0 <= assumed_hfov_deg <= 170.0):
             raise PoseRosError(f"assumed_hfov_deg must be 0 (no guess) or in [10, 170], got "
                              f"{assumed_hfov_deg}")
@@ -141,7 +148,7 @@ class InputPolicy:
         self._clock = clock
         self._log = logger or log
         self.throttle = Throttle(warn_period_s, clock, self._log)
-        self.stamps = StampClock()
+        self.stamps = StampClock(zero_start)
         self.reset()
 
     def reset(self) -> None:

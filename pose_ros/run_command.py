@@ -129,7 +129,6 @@ def execute(args: argparse.Namespace, out=sys.stdout,
     from tqdm import tqdm
 
     config = config_from_args(args)
-    policy = InputPolicy(assumed_hfov_deg=args.assumed_hfov)
     checks.check_output_folder(args.out)
     paths = output_paths(args.out, jsonl=args.jsonl, video=args.video, mcap=args.mcap)
     _check_source_is_not_an_output(args, paths)
@@ -140,6 +139,8 @@ def execute(args: argparse.Namespace, out=sys.stdout,
     writing = False
     try:
         with _open(args) as source:
+            policy = InputPolicy(assumed_hfov_deg=args.assumed_hfov,
+                                 zero_start=source.zero_start)
             first, frames = first_frame(source, strict)
             if estimator is None:
                 estimator = PoseEstimator(config)

@@ -251,3 +251,21 @@ def test_malformed_camera_info_never_raises():
         p = prepare(policy, 640, 480, msg)
         assert p.camera is not None       # the camera_info's or the assumed field of view
         assert np.isfinite([p.camera.fx, p.camera.fy, p.camera.cx, p.camera.cy]).all()
+
+
+def test_a_file_timeline_starts_at_zero_without_a_warning():
+    """Video files and image folders stamp their first frame 0 s: that is the start of the
+    file's timeline (zero_start), not a missing stamp; live stamps of zero still are."""
+    clock = StampClock(zero_start=True)
+    out = [clock(i * PERIOD, 3 * S + i * PERIOD) for i in range(3)]
+    assert out == [(0, None), (PERIOD, None), (2 * PERIOD, None)]
+    assert clock(0, 3 * S + 3 * PERIOD)[1] == "is zero"       # zero later on is a fault
+    assert StampClock()(0, 3 * S)[1] == "is zero"
+
+
+def test_file_sources_declare_their_zero_start():
+    from pose_ros.io.bag_source import BagSource
+    from pose_ros.io.sources import ImageFolderSource, VideoSource, WebcamSource
+
+    assert VideoSource.zero_start and ImageFolderSource.zero_start
+    assert not BagSource.zero_start and not WebcamSource.zero_start

@@ -110,13 +110,15 @@ class Source:
     """Base class: iterate for frames; `num_frames` is a hint for progress bars (None = unknown).
 
     `stills`: the frames are unrelated photos (no history between them); `end_problem`: set when
-    the source stopped before its announced end, saying how far it got.
+    the source stopped before its announced end, saying how far it got; `zero_start`: the stamps
+    are the file's own timeline, which starts at 0 s (its first frame's zero stamp is no fault).
     """
 
     description: str = ""
     num_frames: int | None = None
     fps: float | None = None
     stills: bool = False
+    zero_start: bool = False
     end_problem: str | None = None
     path: Path | None = None
 
@@ -135,6 +137,8 @@ class Source:
 
 class VideoSource(Source):
     """A video file read with OpenCV; stamps are the frames' presentation times."""
+
+    zero_start = True
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -211,6 +215,8 @@ class ImageFolderSource(Source):
     Stills (the default for unrelated photos) come in file-name order; numbered frames, a
     sequence, in number order (frame_9 before frame_10).
     """
+
+    zero_start = True
 
     def __init__(self, paths: list[Path], fps: float = 30.0, description: str = "",
                  stills: bool = True) -> None:
