@@ -36,6 +36,10 @@ class RosbagsFactory:
     def __init__(self, typestore: Typestore):
         self.typestore = typestore
 
+    def message_class(self, msgtype: str) -> type:
+        """The class of `msgtype` ("pkg/msg/Name"); KeyError when the typestore lacks it."""
+        return self.typestore.types[msgtype]
+
     def __call__(self, msgtype: str, /, **fields: Any) -> Any:
         _, fielddefs = self.typestore.fielddefs[msgtype]
         for name, desc in fielddefs:
@@ -64,12 +68,17 @@ class RosFactory:
     def __init__(self) -> None:
         self._classes: dict[str, type] = {}
 
-    def __call__(self, msgtype: str, /, **fields: Any) -> Any:
+    def message_class(self, msgtype: str) -> type:
+        """The generated class of `msgtype` ("pkg/msg/Name"); ImportError when its package is
+        not installed (or not sourced)."""
         cls = self._classes.get(msgtype)
         if cls is None:
             package, _, name = msgtype.split("/")
             cls = self._classes[msgtype] = getattr(importlib.import_module(f"{package}.msg"), name)
-        msg = cls()
+        return cls
+
+    def __call__(self, msgtype: str, /, **fields: Any) -> Any:
+        msg = self.message_class(msgtype)()
         for name, value in fields.items():
             current = getattr(msg, name)
             if isinstance(value, np.ndarray) and isinstance(current, array.array):

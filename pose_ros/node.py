@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""pose_node: camera images in; tracked 2D/3D skeletons, RViz markers and diagnostics out.
+"""pose_node: camera images in; tracked 2D/3D skeletons, cues, RViz markers and diagnostics out
+(and REP-155 bodies with hri_output).
 
 Wiring only: parameters, QoS, subscriptions, publishers, one worker thread and shutdown order.
 Every decision lives in the ROS-free library, which CI tests without ROS: image checks and
@@ -42,16 +43,18 @@ try:  # Iron and later
 except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks
 
+from pose_ros.cue_messages import cues_array_msg
 from pose_ros.depth_pairing import DepthPairer, Pair
 from pose_ros.diagnostics import HealthMonitor, diagnostic_array_msg
 from pose_ros.draw import draw_people
 from pose_ros.errors import PoseRosError
+from pose_ros.hri_publisher import HriPublisher
 from pose_ros.input_policy import InputPolicy
 from pose_ros.io.image_codec import decode_bgr, decode_depth, image_fields
 from pose_ros.latest import LatestSlot
 from pose_ros.markers import MarkerStyle, marker_array_msg
 from pose_ros.messages import RosFactory, header_msg, skeleton_array_msg
-from pose_ros.msg import SkeletonArray
+from pose_ros.msg import CuesArray, SkeletonArray
 from pose_ros.node_params import ParamSpec, all_params, check_value, node_config, tf_child_frame
 from pose_ros.person import FramePoses
 from pose_ros.pipeline import PoseEstimator
@@ -148,6 +151,10 @@ class PoseNode(Node):
         self.pub_markers = self.create_publisher(MarkerArray, "~/markers", 10)
         self.pub_annotated = self.create_publisher(Image, "~/image_annotated", 1)
         self.pub_diagnostics = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self.pub_cues = (self.create_publisher(CuesArray, "~/cues", 10)
+                         if self.config.pipeline.enable_cues else None)
+        self._hri = (HriPublisher(self, self._factory, self._send_transforms)
+                     if self.config.hri_output else None)
         self.create_timer(self.config.diagnostics_period_s, self._publish_diagnostics,
                           callback_group=MutuallyExclusiveCallbackGroup())
         self._stop = threading.Event()
@@ -291,13 +298,20 @@ class PoseNode(Node):
                 "sensor_msgs/msg/Image", header=frame.image.header, **image_fields(annotated)))
         if config.publish_tf:
             self._broadcast_tf(poses, config.tf_prefix)
+        if self.pub_cues is not None:
+            self.pub_cues.publish(cues_array_msg(self._factory, poses))
+        if self._hri is not None:
+            self._hri.publish(poses)
         latency_s = (self.get_clock().now().nanoseconds - stamp_ns) * 1e-9
         self._health.record(time.monotonic(), latency_s, len(people))
 
-    def _broadcast_tf(self, poses: FramePoses, prefix: str) -> None:
+    def _send_transforms(self, transforms: list) -> None:
         if self._tf is None:
             from tf2_ros import TransformBroadcaster
             self._tf = TransformBroadcaster(self)
+        self._tf.sendTransform(transforms)
+
+    def _broadcast_tf(self, poses: FramePoses, prefix: str) -> None:
         f = self._factory
         node_name = self.get_fully_qualified_name()
         transforms = [f(
@@ -310,7 +324,7 @@ class PoseNode(Node):
                         rotation=f("geometry_msgs/msg/Quaternion", x=0.0, y=0.0, z=0.0, w=1.0)),
         ) for p in poses.people if p.root_camera_m is not None]
         if transforms:
-            self._tf.sendTransform(transforms)
+            self._send_transforms(transforms)
 
     # ------------------------------------------------------------------ outputs
     def _publish_diagnostics(self) -> None:

@@ -116,6 +116,8 @@ _NODE_DOCS: dict[str, tuple[str, dict]] = {
     "assumed_hfov_deg": ("without usable camera_info: horizontal field of view (degrees, "
                          "10-170) that places people in 3D; 0: publish pelvis-relative 3D "
                          "(DEPTH_NONE) instead", {"min_value": 0.0, "max_value": 170.0}),
+    "hri_output": ("also publish REP-155 (ROS4HRI) bodies: /humans/bodies/tracked, "
+                   "/humans/bodies/<id>/roi and skeleton2d, TF body_<id> (needs hri_msgs)", {}),
 }
 
 
@@ -135,6 +137,7 @@ class NodeConfig:
     max_latency_s: float = 0.5
     error_after_s: float = 5.0
     assumed_hfov_deg: float = DEFAULT_HFOV_DEG
+    hri_output: bool = False
 
 
 def _specs(cls: type, docs: dict[str, tuple[str, dict]]) -> tuple[ParamSpec, ...]:

@@ -1,4 +1,5 @@
-"""pose_node under rclpy: a real photograph in, skeletons, markers, TF and diagnostics out.
+"""pose_node under rclpy: a real photograph in, skeletons, cues, markers, TF, diagnostics and
+REP-155 bodies out.
 
 Each test starts PoseNode in this process (its own namespace, one shared rclpy context) beside a
 peer node that publishes skimage's astronaut photograph as sensor_msgs/Image (or
@@ -13,8 +14,10 @@ from __future__ import annotations
 import array
 import importlib.util
 import os
+import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -37,7 +40,7 @@ from ament_index_python.packages import (  # noqa: E402
     get_package_share_directory,
 )
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
-from pose_ros.msg import Skeleton, SkeletonArray  # noqa: E402
+from pose_ros.msg import Cue, CuesArray, Skeleton, SkeletonArray  # noqa: E402
 from rcl_interfaces.msg import Log  # noqa: E402
 from rcl_interfaces.srv import SetParameters  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
@@ -51,7 +54,7 @@ from pose_ros.errors import PoseRosError  # noqa: E402
 from pose_ros.io.image_codec import compressed_fields, image_fields  # noqa: E402
 from pose_ros.models import store  # noqa: E402
 from pose_ros.node import PoseNode  # noqa: E402
-from pose_ros.skeleton import COCO17  # noqa: E402
+from pose_ros.skeleton import COCO17, HAND21  # noqa: E402
 
 FRAME_ID = "camera_color_optical_frame"
 FOCAL_PX = 450.0          # a plausible K for the 512 x 512 photograph (about 60 degrees wide)
@@ -103,7 +106,7 @@ class Rig:
         self.peer = p = rclpy.create_node("test_peer", namespace=ns, context=context)
         self.lock = threading.Lock()
         self.received: dict[str, list] = {
-            k: [] for k in ("skeletons", "markers", "annotated", "log", "diag", "tf")}
+            k: [] for k in ("skeletons", "markers", "annotated", "log", "diag", "tf", "cues")}
         self.sent: dict[tuple[int, int], str] = {}   # stamp -> what was published with it
         self.pub_image = p.create_publisher(Image, "image", 5)
         self.pub_compressed = p.create_publisher(CompressedImage, "image/compressed", 5)
@@ -114,7 +117,8 @@ class Rig:
                 ("markers", MarkerArray, "pose_node/markers"),
                 ("annotated", Image, "pose_node/image_annotated"),
                 ("diag", DiagnosticArray, "/diagnostics"),
-                ("tf", TFMessage, "/tf")):
+                ("tf", TFMessage, "/tf"),
+                ("cues", CuesArray, "pose_node/cues")):
             p.create_subscription(msg_type, topic, self._recorder(key), 10)
         # transient_local like rosout itself: lines logged before the match (start-up) arrive.
         p.create_subscription(Log, "/rosout", self._recorder("log"), QoSProfile(
@@ -129,6 +133,22 @@ class Rig:
         self.executor.add_node(p)
         self._spinner = threading.Thread(target=self.executor.spin, daemon=True)
         self._spinner.start()
+
+    def listen(self, key: str, msg_type, topic: str) -> None:
+        """Also record `topic` (e.g. one only known once the node publishes) under `key`."""
+        with self.lock:
+            self.received.setdefault(key, [])
+        self.peer.create_subscription(msg_type, topic, self._recorder(key), 10)
+
+    def publishers_of(self, topic: str) -> list:
+        """The publishers of `topic` that belong to this rig's pose_node (ROS graph)."""
+        return [e for e in self.peer.get_publishers_info_by_topic(topic)
+                if e.node_name == "pose_node" and e.node_namespace == self.ns]
+
+    def stamped(self, key: str, stamp: tuple[int, int], timeout_s: float = 5.0):
+        """The first message under `key` with header stamp `stamp`, waiting up to timeout_s."""
+        return self.wait(lambda: next((m for m in self.got(key)
+                                       if stamp_key(m.header) == stamp), None), timeout_s)
 
     def _recorder(self, key: str):
         def record(msg) -> None:
@@ -298,6 +318,37 @@ def test_photo_gives_skeletons_markers_tf_annotated_image_and_diagnostics(rig, p
                 if "incompatible" in m.lower()]
     assert {"rate_hz", "latency_p50_ms", "frames_dropped", "models"} <= set(values)
     assert "detector" in values["models"] and "landmarks" in values["models"]
+
+
+def test_cues_arrive_with_the_image_header(rig, photo_bgr):
+    """~/cues (enable_cues is on by default): one PersonCues per published person, stamped like
+    its image. The astronaut faces the camera: `facing` turns on (with its start event) once it
+    has held for cue_hold_s, and her distance is her root's."""
+    def facing_frames():
+        return [(m, c) for m in rig.got("cues") for p in m.people for c in p.cues
+                if c.name == "facing" and c.active]
+
+    assert rig.feed_until(facing_frames, photo_bgr), \
+        f"no CuesArray with `facing` active; got {len(rig.got('cues'))} CuesArray, node log: " \
+        f"{rig.logs()}"
+    started = [m for m, c in facing_frames() if c.event == Cue.EVENT_START]
+    assert len(started) == 1, "facing must start once (debounced) while the photo is shown"
+    cues, = started
+    assert stamp_key(cues.header) in rig.sent and cues.header.frame_id == FRAME_ID
+    assert list(cues.hand_keypoint_names) == list(HAND21.keypoint_names)
+    skeletons = rig.stamped("skeletons", stamp_key(cues.header))
+    assert skeletons is not None, "no SkeletonArray with the stamp of the CuesArray"
+    assert [p.id for p in cues.people] == [s.id for s in skeletons.skeletons]
+    person, skeleton = cues.people[0], skeletons.skeletons[0]
+    root = np.array([skeleton.root.x, skeleton.root.y, skeleton.root.z])
+    # cues read the unsmoothed root, the skeleton carries the smoothed one: a still photo
+    # keeps them within a few per cent
+    assert person.distance == pytest.approx(np.linalg.norm(root), rel=0.05)
+    assert person.closest and 0.0 <= person.facing_angle <= 45.0
+    assert not person.pointing and list(person.hands) == []          # enable_hands is off
+    names = {(c.name, c.side) for c in person.cues}
+    assert {("facing", ""), ("hand_raised", "left"), ("hand_raised", "right")} <= names
+    assert not any(c.active for c in person.cues if c.name == "hand_raised")
 
 
 def test_parameter_changes_are_checked(rig, photo_bgr):
@@ -504,6 +555,100 @@ def test_depth_places_the_person_and_unpaired_depth_is_explained(context, photo_
         rig.feed_until(lambda: rig.people_frame(after), photo_bgr, depth_m=2.0,
                        depth_shape=(240, 320))
         assert any("depth image is 320x240" in m for m in rig.logs(Log.WARN)), rig.logs()
+    finally:
+        rig.close()
+
+
+REP155_ID = re.compile(r"^[a-z]+[0-9]+$")
+
+
+def test_hri_output_publishes_rep155_bodies(context, photo_bgr):
+    """hri_output: /humans/bodies/tracked (IdsList) with REP-155 string ids, per-body roi and
+    skeleton2d topics stamped like the image, the body_<id> TF frame at the person's root; the
+    body's topics go when the body leaves."""
+    hri = pytest.importorskip(
+        "hri_msgs.msg", reason="hri_msgs is not installed here (ros-$ROS_DISTRO-hri-msgs)")
+    rig = Rig(context, "/pose_test_hri", hri_output=True)
+    try:
+        rig.listen("tracked", hri.IdsList, "/humans/bodies/tracked")
+        tracked = rig.feed_until(lambda: next((m for m in rig.got("tracked") if m.ids), None),
+                                 photo_bgr)
+        assert tracked is not None, f"no IdsList with a body; node log: {rig.logs()}"
+        (body_id,) = tracked.ids
+        assert REP155_ID.match(body_id), body_id
+        assert tracked.header.frame_id == FRAME_ID and stamp_key(tracked.header) in rig.sent
+        rig.listen("roi", hri.NormalizedRegionOfInterest2D, f"/humans/bodies/{body_id}/roi")
+        rig.listen("skeleton2d", hri.Skeleton2D, f"/humans/bodies/{body_id}/skeleton2d")
+        height, width = photo_bgr.shape[:2]
+
+        def complete():     # one stamp seen on every output
+            for key in ("roi", "skeleton2d"):
+                for msg in rig.got(key):
+                    stamp = stamp_key(msg.header)
+                    found = [next((m for m in rig.got(k) if stamp_key(m.header) == stamp), None)
+                             for k in ("roi", "skeleton2d", "skeletons", "tracked")]
+                    tf = next((t for m in rig.got("tf") for t in m.transforms
+                               if stamp_key(t.header) == stamp), None)
+                    if all(found) and tf is not None:
+                        return (*found, tf)
+            return None
+
+        outputs = rig.feed_until(complete, photo_bgr)
+        assert outputs is not None, f"roi, skeleton2d, TF of one frame never all arrived: " \
+                                    f"{ {k: len(rig.got(k)) for k in rig.received} }"
+        roi, skeleton2d, skeletons, tracked, tf = outputs
+        skeleton = skeletons.skeletons[0]
+        assert body_id.endswith(str(skeleton.id)) and list(tracked.ids) == [body_id]
+        x0, y0, x1, y1 = skeleton.bbox
+        assert (roi.xmin, roi.ymin, roi.xmax, roi.ymax) == pytest.approx(
+            (x0 / width, y0 / height, x1 / width, y1 / height), abs=1e-6)
+        assert roi.c == pytest.approx(skeleton.score, abs=1e-6)
+        assert roi.header.frame_id == skeleton2d.header.frame_id == FRAME_ID
+        points = skeleton2d.skeleton
+        assert len(points) == 18
+        nose = skeleton.keypoints[COCO17.index("nose")]
+        assert (points[hri.Skeleton2D.NOSE].x, points[hri.Skeleton2D.NOSE].y) == pytest.approx(
+            (nose.x / width, nose.y / height), abs=1e-6)
+        left_eye = skeleton.keypoints[COCO17.index("left_eye")]
+        assert points[hri.Skeleton2D.LEFT_EYE].x == pytest.approx(left_eye.x / width, abs=1e-6)
+        assert tf.child_frame_id == f"body_{body_id}" and tf.header.frame_id == FRAME_ID
+        t = tf.transform.translation
+        assert (t.x, t.y, t.z) == pytest.approx(
+            (skeleton.root.x, skeleton.root.y, skeleton.root.z), abs=1e-6)
+        q = tf.transform.rotation
+        assert q.x ** 2 + q.y ** 2 + q.z ** 2 + q.w ** 2 == pytest.approx(1.0, abs=1e-6)
+        assert rig.publishers_of(f"/humans/bodies/{body_id}/roi")
+
+        # Nobody in view (a grey image): the body leaves the list and its topics go.
+        grey = np.full_like(photo_bgr, 128)
+        after = len(rig.got("tracked"))
+        empty = rig.feed_until(lambda: next((m for m in rig.got("tracked")[after:]
+                                             if not m.ids), None), grey)
+        assert empty is not None, "the body stayed on /humans/bodies/tracked with nobody in view"
+        assert rig.wait(lambda: not rig.publishers_of(f"/humans/bodies/{body_id}/roi")
+                        and not rig.publishers_of(f"/humans/bodies/{body_id}/skeleton2d"),
+                        timeout_s=10), "the departed body's topics are still advertised"
+        assert rig.publishers_of("/humans/bodies/tracked")
+    finally:
+        rig.close()
+
+
+def test_hri_output_without_hri_msgs_warns_once_and_keeps_publishing(context, photo_bgr,
+                                                                     monkeypatch):
+    """hri_msgs missing (its import blocked in this process): one warning naming the fix, no
+    REP-155 topic, and skeletons and cues keep coming."""
+    monkeypatch.setitem(sys.modules, "hri_msgs", None)
+    monkeypatch.setitem(sys.modules, "hri_msgs.msg", None)
+    rig = Rig(context, "/pose_test_no_hri", hri_output=True)
+    try:
+        frames = rig.feed_until(lambda: len([m for m in rig.got("skeletons") if m.skeletons])
+                                >= 3 and len(rig.got("cues")) >= 3, photo_bgr)
+        assert frames, f"the node stopped publishing without hri_msgs; node log: {rig.logs()}"
+        warnings = [m for m in rig.logs(Log.WARN) if "hri_msgs" in m]
+        assert len(warnings) == 1, warnings
+        assert "not installed" in warnings[0] and "Fix:" in warnings[0], warnings[0]
+        assert not rig.publishers_of("/humans/bodies/tracked")
+        assert not rig.logs(Log.ERROR), rig.logs(Log.ERROR)
     finally:
         rig.close()
 
