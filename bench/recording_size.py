@@ -48,8 +48,9 @@ def measure(clip: Path, estimator: PoseEstimator, work: Path) -> dict:
     out = work / clip.stem
     paths = output_paths(out / "jpeg", jsonl=True, video=True, mcap=True)
     topology = estimator.topology
+    cues = estimator.config.enable_cues        # as `pose-ros run` records them
     with Sinks(paths, fps=fps, skeleton=topology.name,
-               keypoint_names=topology.keypoint_names) as sinks:
+               keypoint_names=topology.keypoint_names, cues=cues) as sinks:
         results = list(process(frames, estimator, sinks, policy=InputPolicy(), fps=fps))
     minutes = len(frames) / fps / 60
     row = {"clip": clip.name, "frames": len(frames), "fps": fps,
@@ -60,7 +61,7 @@ def measure(clip: Path, estimator: PoseEstimator, work: Path) -> dict:
         if mode == "jpeg":
             continue
         bag = output_paths(out / mode, jsonl=False, video=False, mcap=True)
-        with Sinks(bag, fps=fps, mcap_images=mode) as sinks:
+        with Sinks(bag, fps=fps, mcap_images=mode, cues=cues) as sinks:
             for r in results:
                 sinks.write(r.frame.index, r.poses, r.annotated_bgr)
         row["mcap_mb_per_min"][mode] = size_mb(bag["mcap"]) / minutes

@@ -155,7 +155,8 @@ def execute(args: argparse.Namespace, out=sys.stdout,
             topology = estimator.topology
             with STOP.deferred(), Sinks(paths, fps=source.fps, mcap_images=args.mcap_images,
                                         skeleton=topology.name,
-                                        keypoint_names=topology.keypoint_names) as sinks:
+                                        keypoint_names=topology.keypoint_names,
+                                        cues=estimator.config.enable_cues) as sinks:
                 writing = True
                 results = process(frames, estimator, sinks, stats, policy=policy,
                                   fps=source.fps, stills=source.stills, strict=strict)

@@ -14,6 +14,7 @@ from rosbags.highlevel import AnyReader
 from pose_ros.errors import PoseRosError
 from pose_ros.io.sinks import (
     POSES_JSONL_SCHEMA,
+    TOPIC_CUES,
     TOPIC_IMAGE_COMPRESSED,
     TOPIC_MARKERS,
     TOPIC_SKELETONS,
@@ -81,7 +82,7 @@ def test_video_run_writes_all_outputs(tmp_path, clip, estimator):
     with AnyReader([out / "poses"], default_typestore=typestore()) as reader:
         counts = {c.topic: c.msgcount for c in reader.connections}
         assert counts == {TOPIC_SKELETONS: NUM_FRAMES, TOPIC_MARKERS: NUM_FRAMES,
-                          TOPIC_IMAGE_COMPRESSED: NUM_FRAMES}
+                          TOPIC_CUES: NUM_FRAMES, TOPIC_IMAGE_COMPRESSED: NUM_FRAMES}
         [conn] = [c for c in reader.connections if c.topic == TOPIC_IMAGE_COMPRESSED]
         _, _, raw = next(reader.messages(connections=[conn]))
         jpeg = reader.deserialize(raw, conn.msgtype)
@@ -93,6 +94,25 @@ def test_video_run_writes_all_outputs(tmp_path, clip, estimator):
             msg = reader.deserialize(raw, "pose_ros/msg/SkeletonArray")
             stamps.append(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
             assert stamps[-1] == log_ns and [s.id for s in msg.skeletons] == [1]
+        # /pose/cues (enable_cues is on by default): the cues of poses.jsonl, frame by frame
+        conns = [c for c in reader.connections if c.topic == TOPIC_CUES]
+        cues_stamps = []
+        for (_, log_ns, raw), record in zip(reader.messages(connections=conns), records):
+            msg = reader.deserialize(raw, "pose_ros/msg/CuesArray")
+            cues_stamps.append(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec)
+            assert cues_stamps[-1] == log_ns
+            (person,) = msg.people
+            (want,) = record["people"]
+            assert person.id == want["id"] == 1 and person.closest
+            assert sorted(f"{c.name}/{c.side}" if c.side else c.name
+                          for c in person.cues if c.active) == sorted(want["cues"]["active"])
+            assert person.distance == pytest.approx(want["cues"]["distance_m"], abs=1e-3)
+    assert cues_stamps == stamps
+    # the photo faces the camera: `facing` starts once, when it has held cue_hold_s (0.15 s)
+    events = [(r["stamp"], e["cue"], e["kind"]) for r in records
+              for e in r["people"][0]["cues"]["events"]]
+    assert [(cue, kind) for _, cue, kind in events] == [("facing", "start")], events
+    assert 0.15 <= events[0][0] - records[0]["stamp"] < 0.15 + 2 / 30
     np.testing.assert_allclose(np.array(stamps) * 1e-9,
                                [r["stamp"] for r in records], atol=1e-9)
 

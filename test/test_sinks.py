@@ -14,6 +14,7 @@ from pose_ros.errors import PoseRosError
 from pose_ros.io.image_codec import decode_bgr
 from pose_ros.io.sinks import (
     POSES_JSONL_SCHEMA,
+    TOPIC_CUES,
     TOPIC_IMAGE,
     TOPIC_IMAGE_COMPRESSED,
     TOPIC_MARKERS,
@@ -141,6 +142,32 @@ def test_mcap_image_modes(tmp_path, mode, image_topic):
             if conn.topic == TOPIC_IMAGE:
                 msg = reader.deserialize(raw, conn.msgtype)
                 assert (msg.width, msg.height, msg.encoding) == (320, 240, "bgr8")
+
+
+def test_mcap_records_cues_when_asked(tmp_path):
+    """cues=True (`pose-ros run` with enable_cues): /pose/cues, one CuesArray per frame, the
+    same messages as the node's ~/cues; without it the topic is absent (test above)."""
+    from test_cue_messages import frame_with_cues
+
+    paths = output_paths(tmp_path, jsonl=False, video=False, mcap=True)
+    frame = frame_with_cues()
+    with Sinks(paths, fps=None, mcap_images="none", cues=True) as sinks:
+        sinks.write(0, frame, None)
+        sinks.write(1, poses(1, people=[]), None)
+    with AnyReader([paths["mcap"]], default_typestore=typestore()) as reader:
+        assert {c.topic: (c.msgtype, c.msgcount) for c in reader.connections} == {
+            TOPIC_SKELETONS: ("pose_ros/msg/SkeletonArray", 2),
+            TOPIC_MARKERS: ("visualization_msgs/msg/MarkerArray", 2),
+            TOPIC_CUES: ("pose_ros/msg/CuesArray", 2)}
+        conns = [c for c in reader.connections if c.topic == TOPIC_CUES]
+        first, second = [(log_ns, reader.deserialize(raw, "pose_ros/msg/CuesArray"))
+                         for _, log_ns, raw in reader.messages(connections=conns)]
+    log_ns, msg = first
+    assert log_ns == frame.stamp_ns and msg.header.frame_id == "cam"
+    assert [p.id for p in msg.people] == [3, 4] and msg.people[0].pointing_target_valid
+    assert [(c.name, c.active) for c in msg.people[0].cues][0] == ("hand_raised", True)
+    assert len(msg.people[0].hands[0].keypoints) == 21
+    assert second[1].people == []
 
 
 def test_mcap_opens_with_the_reference_mcap_reader(tmp_path):

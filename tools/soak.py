@@ -78,7 +78,8 @@ def main() -> int:
     print(f"outputs in {out}; start RSS {rss_mb():.0f} MB", flush=True)
     topology = estimator.topology
     with Sinks(paths, fps=FPS, skeleton=topology.name,
-               keypoint_names=topology.keypoint_names) as sinks:
+               keypoint_names=topology.keypoint_names,
+               cues=estimator.config.enable_cues) as sinks:
         for n, _ in enumerate(process(frames(args.frames), estimator, sinks, stats,
                                       policy=InputPolicy(), fps=FPS), start=1):
             if n % args.every == 0 or n == args.frames:

@@ -4,9 +4,10 @@
   below); a frame that could not be used has `people: []` and `skipped` (the reason).
 - annotated.mp4: the frames with skeletons, ids and distances drawn (H.264, fragmented MP4).
 - poses/: a rosbag2 recording with storage MCAP (poses/poses.mcap + poses/metadata.yaml) holding
-  /pose/skeletons (pose_ros/msg/SkeletonArray), /pose/markers (visualization_msgs/MarkerArray)
-  and, by default, /pose/image_annotated/compressed (sensor_msgs/CompressedImage, JPEG), every
-  message stamped with its source image's stamp. `ros2 bag play poses` replays it; Foxglove
+  /pose/skeletons (pose_ros/msg/SkeletonArray), /pose/markers (visualization_msgs/MarkerArray),
+  /pose/cues (pose_ros/msg/CuesArray, when the pipeline computes cues) and, by default,
+  /pose/image_annotated/compressed (sensor_msgs/CompressedImage, JPEG), every message stamped
+  with its source image's stamp. `ros2 bag play poses` replays it; Foxglove
   opens poses/poses.mcap.
 
 Every output survives a kill: each JSONL line is one write() of a whole line, the video is
@@ -25,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from pose_ros.cue_messages import CUES_JSON_SCHEMA, cues_record
+from pose_ros.cue_messages import CUES_JSON_SCHEMA, cues_array_msg, cues_record
 from pose_ros.errors import PoseRosError
 from pose_ros.io.image_codec import compressed_fields, image_fields
 from pose_ros.io.recording import BagRecorder
@@ -40,6 +41,7 @@ JSONL_NAME, VIDEO_NAME, BAG_NAME = "poses.jsonl", "annotated.mp4", "poses"
 TOPIC_SKELETONS, TOPIC_MARKERS, TOPIC_IMAGE = (
     "/pose/skeletons", "/pose/markers", "/pose/image_annotated")
 TOPIC_IMAGE_COMPRESSED = TOPIC_IMAGE + "/compressed"     # image_transport's naming
+TOPIC_CUES = "/pose/cues"
 MCAP_IMAGES = ("jpeg", "raw", "none")                    # the annotated image in the MCAP
 JPEG_QUALITY = 80
 DEPTH_SOURCE_NAMES = {DepthSource.NONE: "none", DepthSource.IMAGE: "depth",
@@ -183,24 +185,28 @@ class VideoSink:
 
 
 class McapSink:
-    """rosbag2 folder with storage MCAP: skeletons, markers and the annotated image.
+    """rosbag2 folder with storage MCAP: skeletons, markers, cues and the annotated image.
 
     images: "jpeg" (CompressedImage on TOPIC_IMAGE_COMPRESSED, the default: a tenth of the
-    raw size), "raw" (Image bgr8 on TOPIC_IMAGE) or "none".
+    raw size), "raw" (Image bgr8 on TOPIC_IMAGE) or "none". cues: also record TOPIC_CUES
+    (CuesArray, one per frame, as the node's ~/cues); for a pipeline with enable_cues.
     """
 
     def __init__(self, path: Path, marker_style: MarkerStyle | None = None,
-                 images: str = "jpeg") -> None:
+                 images: str = "jpeg", cues: bool = False) -> None:
         if images not in MCAP_IMAGES:
             raise PoseRosError(f"MCAP images {images!r}: use one of {', '.join(MCAP_IMAGES)}")
         self.path = path
         self.images = images
+        self.cues = cues
         self.typestore = typestore()
         self.factory = RosbagsFactory(self.typestore)
         self.marker_style = marker_style or MarkerStyle()
         self._recorder = BagRecorder(path)
         topics = [(TOPIC_SKELETONS, "pose_ros/msg/SkeletonArray"),
                   (TOPIC_MARKERS, "visualization_msgs/msg/MarkerArray")]
+        if cues:
+            topics.append((TOPIC_CUES, "pose_ros/msg/CuesArray"))
         if images == "jpeg":
             topics.append((TOPIC_IMAGE_COMPRESSED, "sensor_msgs/msg/CompressedImage"))
         elif images == "raw":
@@ -220,6 +226,8 @@ class McapSink:
         f = self.factory
         self._write(TOPIC_SKELETONS, skeleton_array_msg(f, poses), poses.stamp_ns)
         self._write(TOPIC_MARKERS, marker_array_msg(f, poses, self.marker_style), poses.stamp_ns)
+        if self.cues:
+            self._write(TOPIC_CUES, cues_array_msg(f, poses), poses.stamp_ns)
         if annotated_bgr is None or self.images == "none":
             return
         header = header_msg(f, poses.stamp_ns, poses.frame_id)
@@ -239,12 +247,13 @@ class McapSink:
 class Sinks:
     """The chosen outputs together; `needs_annotated` says whether to draw frames at all.
 
-    skeleton / keypoint_names fill the poses.jsonl lines of skipped frames.
+    skeleton / keypoint_names fill the poses.jsonl lines of skipped frames; cues: the MCAP also
+    records /pose/cues (the pipeline computes cues).
     """
 
     def __init__(self, paths: dict[str, Path], fps: float | None,
                  marker_style: MarkerStyle | None = None, *, mcap_images: str = "jpeg",
-                 skeleton: str = "", keypoint_names=()) -> None:
+                 skeleton: str = "", keypoint_names=(), cues: bool = False) -> None:
         self.sinks: list[Any] = []
         self.jsonl: JsonlSink | None = None
         try:
@@ -256,7 +265,7 @@ class Sinks:
             if "video" in paths:
                 self.sinks.append(VideoSink(paths["video"], fps))
             if "mcap" in paths:
-                self.sinks.append(McapSink(paths["mcap"], marker_style, mcap_images))
+                self.sinks.append(McapSink(paths["mcap"], marker_style, mcap_images, cues=cues))
         except OSError as exc:
             self.close()
             raise PoseRosError(f"cannot create the outputs: {exc.strerror or exc} "
