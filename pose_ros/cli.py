@@ -3,13 +3,14 @@
 Nothing a user does gives a traceback: bad values are one argparse line, bad input one
 PoseRosError line, Ctrl-C or SIGTERM (also during start-up, while torch and the models load)
 one line and the status a shell expects (130, 143), and an unexpected error one line that says
-it is a bug and how to see the traceback (POSE_ROS_TRACEBACK=1). The heavy modules are imported
-only after the signal handlers are installed.
+it is a bug and how to see the traceback (POSE_ROS_TRACEBACK=1). A command's module is imported
+only when that command runs, after the signal handlers are installed.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
@@ -21,63 +22,51 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def _msgs(args: argparse.Namespace) -> int:
-    from pose_ros.msgdefs import message_definitions
-
-    for name, text in message_definitions().items():
-        print(f"# ===== pose_ros/msg/{name}\n{text}")
-    return 0
-
-
-def _msgs_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
-
-
-def commands() -> tuple:
-    """(command, help, add_arguments, run) for every command."""
-    from pose_ros import bench, run_command
-    from pose_ros.eval import command as eval_command
-    from pose_ros.eval import cues_eval, lifter_eval
-    from pose_ros.io import recover
-    from pose_ros.models import export, store
-    from pose_ros.train import bvh_table, train_lifter
-
-    return (
-        ("run", "estimate poses in a video, image folder, webcam or rosbag2 recording",
-         run_command.add_arguments, run_command.run),
-        ("recover", "finish the outputs of a run that was killed (SIGKILL, power loss)",
-         recover.add_arguments, recover.run),
-        ("models", "fetch, list or locate the BlazePose model files", store.add_arguments,
-         store.run),
-        ("train-lifter", "train the 3D lifter on BVH motion capture", train_lifter.add_arguments,
-         train_lifter.run),
-        ("eval-lifter", "MPJPE / P-MPJPE of the 3D lifter on BVH takes",
-         lifter_eval.add_arguments, lifter_eval.run),
-        ("bvh-table", "how BVH takes are read: units, up axis, stature, limb lengths per take",
-         bvh_table.add_arguments, bvh_table.run),
-        ("eval-cues", "recall, latency and false alarms of the cues on the mocap gesture "
-         "protocol", cues_eval.add_arguments, cues_eval.run),
-        ("eval", "accuracy on COCO-format 2D ground truth (OKS AP, PCK) or 3D (MPJPE)",
-         eval_command.add_arguments, eval_command.run),
-        ("bench", "per-stage latency and throughput on a video or image folder",
-         bench.add_arguments, bench.run),
-        ("export", "write the detector, landmark model and lifter as ONNX files with a manifest",
-         export.add_arguments, export.run),
-        ("msgs", "print the pose_ros message definitions", _msgs_arguments, _msgs),
-    )
+# (command, module, help): the module has add_arguments(parser) and run(args). A module is
+# imported only when its command runs (or asks for --help), so each command needs only its own
+# dependencies: `pose-ros models` on a robot needs no torch, rosbags or mcap.
+COMMANDS = (
+    ("run", "pose_ros.run_command",
+     "estimate poses in a video, image folder, webcam or rosbag2 recording"),
+    ("recover", "pose_ros.io.recover",
+     "finish the outputs of a run that was killed (SIGKILL, power loss)"),
+    ("models", "pose_ros.models.store", "fetch, list or locate the BlazePose model files"),
+    ("train-lifter", "pose_ros.train.train_lifter", "train the 3D lifter on BVH motion capture"),
+    ("eval-lifter", "pose_ros.eval.lifter_eval", "MPJPE / P-MPJPE of the 3D lifter on BVH takes"),
+    ("bvh-table", "pose_ros.train.bvh_table",
+     "how BVH takes are read: units, up axis, stature, limb lengths per take"),
+    ("eval-cues", "pose_ros.eval.cues_eval",
+     "recall, latency and false alarms of the cues on the mocap gesture protocol"),
+    ("eval", "pose_ros.eval.command",
+     "accuracy on COCO-format 2D ground truth (OKS AP, PCK) or 3D (MPJPE)"),
+    ("bench", "pose_ros.bench", "per-stage latency and throughput on a video or image folder"),
+    ("export", "pose_ros.models.export",
+     "write the detector, landmark model and lifter as ONNX files with a manifest"),
+    ("msgs", "pose_ros.msgdefs", "print the pose_ros message definitions"),
+)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def command_of(argv: list[str]) -> str:
+    """The command named in `argv` ("" for none): its first word that is no option (the
+    top-level options, --help and --version, take no value)."""
+    return next((a for a in argv if not a.startswith("-")), "")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every command is listed; only `command`'s module is imported for its arguments
+    (None: every command's, e.g. for tests and documentation)."""
     from pose_ros import __version__
 
     parser = OneLineParser(
         prog="pose-ros", description="Tracked 2D and 3D human skeletons from camera images.")
     parser.add_argument("--version", action="version", version=f"pose-ros {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
-    for name, help_text, add_arguments, run in commands():
-        command = sub.add_parser(name, help=help_text, description=help_text)
-        add_arguments(command)
-        command.set_defaults(func=run)
+    for name, module_name, help_text in COMMANDS:
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if command is None or name == command:
+            module = importlib.import_module(module_name)
+            module.add_arguments(command_parser)
+            command_parser.set_defaults(func=module.run)
     return parser
 
 
@@ -89,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from pose_ros.errors import PoseRosError
 
-        parser = build_parser()
+        argv = sys.argv[1:] if argv is None else argv
+        parser = build_parser(command_of(argv))
         args = parser.parse_args(argv)
         if not hasattr(args, "func"):
             parser.print_help()
@@ -108,6 +98,13 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("POSE_ROS_TRACEBACK"):
             raise
+        missing = (exc.name or "").split(".")[0] if isinstance(exc, ModuleNotFoundError) else ""
+        if missing and missing != "pose_ros":   # a dependency, not a bug
+            command = command_of(argv or [])
+            print(f"pose-ros{' ' + command if command else ''}: needs the Python module "
+                  f"'{missing}', which is not installed here: pip install it (`pip install .` "
+                  f"from a pose_ros checkout installs every dependency)", file=sys.stderr)
+            return 1
         print(f"pose-ros: internal error: {type(exc).__name__}: {exc}. This is a bug; run again "
               f"with POSE_ROS_TRACEBACK=1 to see where, and report it", file=sys.stderr)
         return 70

@@ -1,13 +1,17 @@
-"""Our message definitions (msg/*.msg) registered with rosbags, for bags and tests without ROS."""
+"""Our message definitions (msg/*.msg): their text (`pose-ros msgs`), and registered with
+rosbags for bags and tests without ROS (rosbags is imported only for that)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rosbags.typesys import Stores, get_types_from_msg, get_typestore
-from rosbags.typesys.store import Typestore
+if TYPE_CHECKING:
+    from rosbags.typesys import Stores
+    from rosbags.typesys.store import Typestore
 
 PACKAGE = "pose_ros"
 MESSAGE_NAMES = ("Keypoint2D", "Keypoint3D", "Skeleton", "SkeletonArray", "Cue", "Hand",
@@ -41,11 +45,25 @@ def message_definitions() -> dict[str, str]:
 
 
 @cache
-def typestore(store: Stores = Stores.ROS2_JAZZY) -> Typestore:
-    """A rosbags typestore with the standard ROS 2 types of `store` plus pose_ros/msg/*."""
-    ts = get_typestore(store)
+def typestore(store: Stores | None = None) -> Typestore:
+    """A rosbags typestore with the standard ROS 2 types of `store` (default: Jazzy's) plus
+    pose_ros/msg/*."""
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+    ts = get_typestore(Stores.ROS2_JAZZY if store is None else store)
     types = {}
     for name, text in message_definitions().items():
         types.update(get_types_from_msg(text, f"{PACKAGE}/msg/{name}"))
     ts.register(types)
     return ts
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """`pose-ros msgs` takes no arguments."""
+
+
+def run(args: argparse.Namespace) -> int:
+    """`pose-ros msgs`: every definition, each under a `# ===== pose_ros/msg/<Name>` line."""
+    for name, text in message_definitions().items():
+        print(f"# ===== {PACKAGE}/msg/{name}\n{text}")
+    return 0

@@ -41,3 +41,35 @@ def test_msgs_prints_the_definitions():
     for name in ("Keypoint2D", "Keypoint3D", "Skeleton", "SkeletonArray"):
         assert f"pose_ros/msg/{name}" in out.stdout
     assert "uint8 DEPTH_MONOCULAR=2" in out.stdout
+
+
+# What only other commands need: on a robot `pose-ros models` must work without any of them.
+OTHER_COMMANDS_DEPENDENCIES = ("torch", "rosbags", "mcap", "tqdm", "cv2", "scipy", "av",
+                               "ruamel", "onnxruntime", "pycocotools", "tflite")
+
+
+def pose_ros_without(modules: tuple[str, ...], *args: str) -> subprocess.CompletedProcess:
+    """`pose-ros ARGS` in a Python where `modules` cannot be imported (as if not installed)."""
+    block = "; ".join(f"sys.modules[{m!r}] = None" for m in modules)
+    return subprocess.run(
+        [sys.executable, "-c", f"import sys; {block}; from pose_ros.cli import console_main; "
+         "console_main()", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_each_command_imports_only_its_own_dependencies():
+    from pose_ros.models import store
+
+    for args in (("--help",), ("models", "--help"), ("msgs",)):
+        out = pose_ros_without(OTHER_COMMANDS_DEPENDENCIES, *args)
+        assert out.returncode == 0, (args, out.stderr)
+    out = pose_ros_without(OTHER_COMMANDS_DEPENDENCIES, "models", "path")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(store.cache_dir())
+
+
+def test_a_missing_dependency_is_one_line_naming_it():
+    out = pose_ros_without(("mcap",), "run", "--demo", "--out", "never_written")
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr.strip() == (
+        "pose-ros run: needs the Python module 'mcap', which is not installed here: pip install "
+        "it (`pip install .` from a pose_ros checkout installs every dependency)")
