@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from pose_ros.cue_messages import CUES_JSON_SCHEMA, cues_array_msg, cues_record
+from pose_ros.cue_messages import cues_array_msg
 from pose_ros.errors import PoseRosError
+from pose_ros.io.cues_record import CUES_JSON_SCHEMA, cues_record
 from pose_ros.io.image_codec import compressed_fields, image_fields
 from pose_ros.io.recording import BagRecorder
 from pose_ros.io.sources import BadFrame
@@ -77,7 +78,7 @@ POSES_JSONL_SCHEMA: dict[str, Any] = {
                     "type": "array", "items": _NUMBER, "minItems": 4, "maxItems": 4}}]},
                 "root": {"oneOf": [{"type": "null"}, _XYZ]},
                 "depth_source": {"enum": ["none", "depth", "monocular"]},
-                "cues": CUES_JSON_SCHEMA,   # optional: cues and hands (cue_messages.py)
+                "cues": CUES_JSON_SCHEMA,   # optional: cues and hands (cues_record.py)
             },
         }},
     },
