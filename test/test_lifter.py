@@ -143,3 +143,12 @@ def test_the_fused_kind_needs_world_landmarks_and_turns_them_to_camera_axes():
     np.testing.assert_allclose(normalize_world(world, np.zeros(2)), world, atol=1e-6)
     with torch.no_grad():
         assert fused.step([fused.stream()], x[None]).shape == (1, 17, 3)
+
+
+@pytest.mark.parametrize("rf, features", [(1, 3), (9, 3), (27, 6), (81, 3)])
+def test_forward_last_equals_the_last_dense_output(rf, features):
+    torch.manual_seed(2)
+    model = TemporalLifter(rf, channels=16, in_features=features).eval()
+    x = torch.randn(3, rf, 17, features)
+    with torch.no_grad():
+        torch.testing.assert_close(model.forward_last(x), model(x)[:, -1], atol=1e-5, rtol=1e-5)

@@ -121,6 +121,25 @@ class TemporalLifter(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.shrink = nn.Conv1d(channels, NUM_JOINTS * 3, 1)
 
+    def forward_last(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, receptive_field, 17, F) -> (B, 17, 3): forward(x)[:, -1] computed with strided
+        instead of dilated convolutions, so only what the last frame needs is computed
+        (VideoPose3D's optimized 1-frame model; same weights). Training uses it: a batch of
+        independent clips costs a fraction of dense clips."""
+        assert x.dim() == 4 and x.shape[1:] == (self.receptive_field, NUM_JOINTS,
+                                                 self.in_features), f"got {tuple(x.shape)}"
+        b = x.shape[0]
+        h = x.flatten(2).transpose(1, 2)
+        w0 = self.expand.kernel_size[0]
+        h = self.drop(self.relu(self.expand_bn(nn.functional.conv1d(h, self.expand.weight,
+                                                                    stride=w0))))
+        for conv, bn, conv1, bn1 in self.layers:
+            w = conv.kernel_size[0]
+            res = h[:, :, w - 1::w]
+            h = self.drop(self.relu(bn(nn.functional.conv1d(h, conv.weight, stride=w))))
+            h = res + self.drop(self.relu(bn1(conv1(h))))
+        return self.shrink(h).reshape(b, NUM_JOINTS, 3)
+
     def example_input(self, batch: int = 1) -> torch.Tensor:
         """A zero input of the right shape (B, receptive_field, 17, F), for export."""
         return torch.zeros(batch, self.receptive_field, NUM_JOINTS, self.in_features)
