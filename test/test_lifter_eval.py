@@ -111,3 +111,8 @@ def test_bvh_table_lists_units_and_bodies(folder, tmp_path, capsys):
     assert rows["walker_b.bvh"]["units"] == "inch"
     assert rows["91_01.bvh"]["thigh_m"] == pytest.approx(0.43, abs=0.005)
     assert "4 takes read (cm/inch/m/mm), 0 refused" in capsys.readouterr().out
+
+
+def test_size_ratio_measures_the_predicted_body_size():
+    target = synth.expected(*synth.motion(10))[:, :17]
+    assert lifter_eval.size_ratio(0.88 * target, target) == pytest.approx(0.88)

@@ -7,7 +7,8 @@ lifter_data.ROBOT_CAMERAS (seeded, so a run is reproducible). No augmentation: t
 bodies and mocap joint centres. 2D input: "clean" is exact projection (the GT-2D protocol: score
 1 in view, 0 out of view); "noisy" adds the training 2D error model. The fused lifter also gets
 simulated BlazePose-like world landmarks (world_sim). Errors are pelvis-relative, millimetres,
-over the 17 lifter joints, averaged over frames (per take, per activity, per joint, overall).
+over the 17 lifter joints, averaged over frames (per take, per activity, per joint, overall);
+"size" is the median ratio of the predicted to the true sum of bone lengths (1 = true size).
 """
 
 from __future__ import annotations
@@ -54,6 +55,16 @@ def windows(takes: list[np.ndarray], rf: int) -> tuple[np.ndarray, np.ndarray, n
     return np.concatenate(clips), np.concatenate(owner), np.concatenate(valid)
 
 
+def size_ratio(pred: np.ndarray, target: np.ndarray) -> float:
+    """Median over poses of (sum of predicted bone lengths / sum of true ones): 1 = true size."""
+    limbs = np.array(H36M17.limbs)
+
+    def total(p: np.ndarray) -> np.ndarray:
+        return np.linalg.norm(p[:, limbs[:, 0]] - p[:, limbs[:, 1]], axis=-1).sum(-1)
+
+    return float(np.median(total(pred) / total(target)))
+
+
 def _errors(pred: np.ndarray, target: np.ndarray) -> dict:
     return {"mpjpe_mm": round(mpjpe(pred, target) * 1000, 1),
             "pmpjpe_mm": round(p_mpjpe(pred, target) * 1000, 1), "poses": int(len(pred))}
@@ -98,6 +109,7 @@ def score(lifter: Lifter, rendered: Rendered, names: list[str] | None = None,
         mean_pose = np.broadcast_to(target.mean(0), target.shape)
         r = _errors(pred, target)
         r["mean_pose_mpjpe_mm"] = round(mpjpe(mean_pose, target) * 1000, 1)
+        r["size_ratio"] = round(size_ratio(pred, target), 3)
         r["per_joint_mm"] = dict(zip(H36M17.keypoint_names,
                                      (per_joint_mpjpe(pred, target) * 1000).round(1).tolist()))
         r["per_activity"] = {}
@@ -175,11 +187,12 @@ def run(args: argparse.Namespace) -> int:
         "receptive_field": lifter.receptive_field, "uses_world": lifter.uses_world,
         "protocol": " ".join(__doc__.split("\n\n")[1].split()),
     }
-    print(f"{'2D input':<8} {'MPJPE mm':>9} {'P-MPJPE mm':>11} {'mean pose mm':>13}")
+    print(f"{'2D input':<8} {'MPJPE mm':>9} {'P-MPJPE mm':>11} {'mean pose mm':>13} "
+          f"{'size':>5}")
     for name in ("clean", "noisy"):
         r = results[name]
         print(f"{name:<8} {r['mpjpe_mm']:9.1f} {r['pmpjpe_mm']:11.1f} "
-              f"{r['mean_pose_mpjpe_mm']:13.1f}")
+              f"{r['mean_pose_mpjpe_mm']:13.1f} {r['size_ratio']:5.2f}")
     for act, r in results["clean"]["per_activity"].items():
         print(f"  clean, {act:<10} {r['mpjpe_mm']:7.1f} mm ({r['poses']} poses)")
     print(f"{len(loaded)} takes ({len(skipped)} skipped), {report['frames']} frames at 30 fps, "

@@ -124,21 +124,32 @@ class TemporalLifter(nn.Module):
     def forward_last(self, x: torch.Tensor) -> torch.Tensor:
         """(B, receptive_field, 17, F) -> (B, 17, 3): forward(x)[:, -1] computed with strided
         instead of dilated convolutions, so only what the last frame needs is computed
-        (VideoPose3D's optimized 1-frame model; same weights). Training uses it: a batch of
-        independent clips costs a fraction of dense clips."""
+        (VideoPose3D's optimized 1-frame model; same weights). A convolution whose stride is its
+        width is a matrix product on non-overlapping groups of frames, so it runs as one (2-3x
+        faster than conv1d on this CPU). Training uses it."""
         assert x.dim() == 4 and x.shape[1:] == (self.receptive_field, NUM_JOINTS,
                                                  self.in_features), f"got {tuple(x.shape)}"
         b = x.shape[0]
-        h = x.flatten(2).transpose(1, 2)
-        w0 = self.expand.kernel_size[0]
-        h = self.drop(self.relu(self.expand_bn(nn.functional.conv1d(h, self.expand.weight,
-                                                                    stride=w0))))
+
+        def grouped(h: torch.Tensor, conv: nn.Conv1d) -> torch.Tensor:
+            """(B, T, C) channels-last -> (B, T / width, out): conv with stride = width."""
+            w = conv.kernel_size[0]
+            weight = conv.weight.permute(0, 2, 1).reshape(conv.out_channels, -1)
+            return nn.functional.linear(h.reshape(b, h.shape[1] // w, w * h.shape[2]), weight)
+
+        def norm(h: torch.Tensor, bn: nn.BatchNorm1d) -> torch.Tensor:
+            return bn(h.reshape(-1, h.shape[-1])).reshape(h.shape)
+
+        h = x.reshape(b, self.receptive_field, -1)
+        h = self.drop(self.relu(norm(grouped(h, self.expand), self.expand_bn)))
         for conv, bn, conv1, bn1 in self.layers:
             w = conv.kernel_size[0]
-            res = h[:, :, w - 1::w]
-            h = self.drop(self.relu(bn(nn.functional.conv1d(h, conv.weight, stride=w))))
-            h = res + self.drop(self.relu(bn1(conv1(h))))
-        return self.shrink(h).reshape(b, NUM_JOINTS, 3)
+            res = h[:, w - 1::w]
+            h = self.drop(self.relu(norm(grouped(h, conv), bn)))
+            h = res + self.drop(self.relu(norm(nn.functional.linear(h, conv1.weight[:, :, 0]),
+                                               bn1)))
+        out = nn.functional.linear(h[:, -1], self.shrink.weight[:, :, 0], self.shrink.bias)
+        return out.reshape(b, NUM_JOINTS, 3)
 
     def example_input(self, batch: int = 1) -> torch.Tensor:
         """A zero input of the right shape (B, receptive_field, 17, F), for export."""
