@@ -178,8 +178,11 @@ MODES = {
     "bend": ((0, 20), (0, 35), (30, 90), (0, 60), (0, 0), (0.5, 1.0)),
     "reach": ((0, 10), (0, 20), (0, 35), (40, 150), (-60, 0), (0.6, 1.0)),
 }
-LIMITS_DEG = {"hip": (-30, 125), "knee": (0, 150), "trunk": (-25, 95), "shoulder": (-50, 170),
-              "abduction": (-15, 160), "elbow": (0, 150)}
+# hip: thigh from straight down in the trunk's sagittal plane; trunk: pelvis->thorax from upright
+# (heading frame); thigh_trunk: their sum, so a folded trunk cannot pass through the thighs;
+# abduction: upper arm out of the sagittal plane (arcsin, so defined for any arm direction).
+LIMITS_DEG = {"hip": (-30, 125), "knee": (0, 150), "trunk": (-25, 95), "thigh_trunk": (-60, 165),
+              "shoulder": (-50, 170), "abduction": (-30, 90), "elbow": (0, 150)}
 
 
 def _target(rng, angle, delta, damping, lo, hi):
@@ -222,7 +225,11 @@ def posture(rng: np.random.Generator, clips: np.ndarray, model: PostureModel) ->
     h_lat, h_up, h_fwd = heading_frame(j)
     trunk = j[:, :, _I("thorax")] - j[:, :, _I("pelvis")]
     cur = np.arctan2((trunk * h_fwd).sum(-1), (trunk * h_up).sum(-1))
-    new = np.clip(cur + delta(2)[:, None], deg(LIMITS_DEG["trunk"][0]), deg(LIMITS_DEG["trunk"][1]))
+    thigh = np.max([_sagittal(j[:, :, _I(f"{s}_knee")] - j[:, :, _I(f"{s}_hip")], h_up, h_fwd)
+                    for s in ("left", "right")], axis=0)
+    folded = np.maximum(cur, deg(LIMITS_DEG["thigh_trunk"][1]) - thigh)  # the take's own stays
+    new = np.clip(cur + delta(2)[:, None], deg(LIMITS_DEG["trunk"][0]),
+                  np.minimum(deg(LIMITS_DEG["trunk"][1]), folded))
     rotate_about(j, UPPER, _I("pelvis"), h_lat, new - cur)
     lateral, up, fwd = trunk_frame(j)
     for side, sign in (("left", 1.0), ("right", -1.0)):
@@ -230,11 +237,18 @@ def posture(rng: np.random.Generator, clips: np.ndarray, model: PostureModel) ->
         cur = _sagittal(j[:, :, el] - j[:, :, sh], up, fwd)
         new = _target(rng, cur, delta(3), damping, *LIMITS_DEG["shoulder"])
         rotate_about(j, [el, wr], sh, -lateral, new - cur)
-        arm = j[:, :, el] - j[:, :, sh]
-        cur = np.arctan2(sign * (arm * lateral).sum(-1), -(arm * up).sum(-1))
+        # abduction: turn the upper arm toward (or away from) its side, in the plane of the arm
+        # and the lateral axis; a take's own angle outside the limits is kept, not clamped
+        arm = _unit(j[:, :, el] - j[:, :, sh])
+        side_dir = sign * lateral
+        cur = np.arcsin(np.clip((arm * side_dir).sum(-1), -1, 1))
+        axis = np.cross(arm, side_dir)
+        along = np.linalg.norm(axis, axis=-1, keepdims=True) < 1e-6
+        axis = _unit(np.where(along, fwd, axis))
+        lo, hi = deg(LIMITS_DEG["abduction"])
         add = rng.normal(0, 1, b) * jit[:, 0]
-        new = np.clip(cur + add[:, None], *deg(LIMITS_DEG["abduction"]))
-        rotate_about(j, [el, wr], sh, sign * fwd, new - cur)
+        new = np.clip(cur + add[:, None], np.minimum(lo, cur), np.maximum(hi, cur))
+        rotate_about(j, [el, wr], sh, axis, new - cur)
         upper, fore = j[:, :, el] - j[:, :, sh], j[:, :, wr] - j[:, :, el]
         axis = np.cross(upper, fore)
         straight = np.linalg.norm(axis, axis=-1, keepdims=True) < 1e-6
