@@ -84,3 +84,52 @@ def test_mixing_puts_one_upper_body_on_another_pelvis():
     np.testing.assert_allclose(length(out, "pelvis", "head"), length(a, "pelvis", "head"),
                                atol=1e-9)
     assert np.abs(out[:, :, IDX("head"), 0] - b[:, :, IDX("pelvis"), 0]).max() < 0.5
+
+
+def sagittal_deg(v, up, fwd):
+    return np.degrees(np.arctan2((v * fwd).sum(-1), -(v * up).sum(-1)))
+
+
+def test_every_posture_and_jitter_stays_within_anatomical_limits_on_both_sides():
+    rng = np.random.default_rng(4)
+    c = clips(600)
+    out = pose_aug.posture(rng, c, pose_aug.PostureModel(posture=1.0, jitter=1.0))
+    lim = pose_aug.LIMITS_DEG
+    h_lat, h_up, h_fwd = pose_aug.heading_frame(out)
+    lateral, up, fwd = pose_aug.trunk_frame(out)
+    trunk = out[:, :, IDX("thorax")] - out[:, :, IDX("pelvis")]
+    pitch = np.degrees(np.arctan2((trunk * h_fwd).sum(-1), (trunk * h_up).sum(-1)))
+    assert lim["trunk"][0] - 0.5 <= pitch.min() and pitch.max() <= lim["trunk"][1] + 0.5
+    raised = {}
+    for side, sign in (("left", 1), ("right", -1)):
+        thigh = out[:, :, IDX(f"{side}_knee")] - out[:, :, IDX(f"{side}_hip")]
+        hip = sagittal_deg(thigh, h_up, h_fwd)
+        assert lim["hip"][0] - 0.5 <= hip.min() and hip.max() <= lim["hip"][1] + 0.5
+        # a folded trunk never passes through the thighs
+        assert (hip + pitch).max() <= lim["thigh_trunk"][1] + 0.5
+        assert flexion(out, side).max() <= lim["knee"][1] + 0.5
+        upper = out[:, :, IDX(f"{side}_elbow")] - out[:, :, IDX(f"{side}_shoulder")]
+        fore = out[:, :, IDX(f"{side}_wrist")] - out[:, :, IDX(f"{side}_elbow")]
+        cos = (upper * fore).sum(-1) / np.linalg.norm(upper, axis=-1) / np.linalg.norm(fore,
+                                                                                        axis=-1)
+        assert np.degrees(np.arccos(np.clip(cos, -1, 1))).max() <= lim["elbow"][1] + 0.5
+        out_of_plane = np.degrees(np.arcsin(sign * (upper * lateral).sum(-1)
+                                            / np.linalg.norm(upper, axis=-1)))
+        assert out_of_plane.min() >= lim["abduction"][0] - 0.5   # the walker's own arms: ~0
+        raised[side] = np.percentile(sagittal_deg(upper, up, fwd).max(axis=1), 95)
+    # the reach mode raises both arms alike (an abduction step once swung raised right arms down)
+    assert raised["left"] > 120 and raised["right"] > 120
+    assert abs(raised["left"] - raised["right"]) < 10
+
+
+def test_variety_is_reproducible_from_the_seed():
+    c, partners = clips(32), clips(32)[::-1].copy()
+
+    def run(seed):
+        rng = np.random.default_rng(seed)
+        body = pose_aug.retarget(rng, c, pose_aug.BodyModel())
+        hips = pose_aug.keypoint_definition(rng, body)
+        return pose_aug.augment_pose(rng, hips, partners, pose_aug.PostureModel())
+
+    np.testing.assert_array_equal(run(5), run(5))
+    assert np.abs(run(5) - run(6)).max() > 0.05
