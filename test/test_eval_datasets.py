@@ -122,3 +122,57 @@ def test_merge_renumbers(tmp_path):
     assert [im["id"] for im in both.images] == [1, 2]
     assert [(a["id"], a["image_id"]) for a in both.annotations] == [(1, 1), (2, 2)]
     assert both.num_people == 2 and both.annotations[0]["area"] == 10.0
+
+
+def test_posetrack_ignore_regions_drop_predictions_on_spectators(tmp_path):
+    """PoseTrack's ignore regions (unannotated crowds) are read, and a prediction lying mostly
+    in one is not scored (eval2d.drop_ignored), while one on an annotated person stays."""
+    from pose_ros.eval.coco import Prediction
+    from pose_ros.eval.datasets import ignored_predictions
+    from pose_ros.eval.eval2d import drop_ignored, score
+
+    write_image(tmp_path / "p.jpg", 200, 100)
+    person = np.zeros((17, 3))
+    person[:, 0] = np.linspace(20, 40, 17)
+    person[:, 1] = np.linspace(10, 90, 17)
+    person[:, 2] = 2
+    posetrack = person[[0] + [0] * 4 + list(range(5, 17))]      # nose, head_bottom/top, ears
+    gt = {"images": [{"id": 1, "file_name": "p.jpg", "width": 200, "height": 100,
+                      "ignore_regions_x": [[120, 190, 190, 120]],
+                      "ignore_regions_y": [[0, 0, 100, 100]]}],
+          "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [15, 5, 30, 90],
+                           "keypoints": posetrack.reshape(-1).tolist()}],
+          "categories": [{"id": 1, "name": "person",
+                          "keypoints": list(sk.POSETRACK17.keypoint_names)}]}
+    (tmp_path / "pt.json").write_text(json.dumps(gt))
+    ds = load_keypoint_dataset(tmp_path / "pt.json")
+    assert len(ds.images[0]["ignore_regions"]) == 1
+    good = np.array(ds.annotations[0]["keypoints"]).reshape(17, 3)   # x 20-40: the dancer
+    good[good[:, 2] == 0, :2] = (30, 50)                  # eyes: not in PoseTrack
+    spectator = good + [130, 0, 0]                        # all inside the region (x >= 120)
+    straddling = good + [93, 0, 0]                        # 13 of 17 points inside
+    edge = good + [86, 0, 0]                              # 5 of 17 inside
+    kp = np.stack([good, spectator, straddling, edge])
+    assert ignored_predictions(ds.images[0], kp).tolist() == [False, True, True, False]
+    preds = [Prediction(1, k, s) for k, s in zip(kp[:2], (0.5, 0.9))]
+    assert drop_ignored(ds, preds) == preds[:1]
+    # the spectator scored above the dancer would halve the AP; ignored, it costs nothing
+    result = score(ds, preds)
+    assert result["AP"] == pytest.approx(1.0)
+    assert result["predictions_ignored"] == 1 and result["AP_with_ignored"] < 0.6
+    # predictions made for a ground-truth box are never dropped
+    boxed = [Prediction(1, spectator, 0.9, gt_id=1)]
+    assert drop_ignored(ds, boxed) == boxed
+
+
+def test_posetrack_ignore_region_with_unpaired_corners_is_one_clear_error(tmp_path):
+    write_image(tmp_path / "p.jpg", 200, 100)
+    gt = {"images": [{"id": 1, "file_name": "p.jpg", "width": 200, "height": 100,
+                      "ignore_regions_x": [[120, 190, 190, 120]],
+                      "ignore_regions_y": [[0, 0, 100]]}],
+          "annotations": [],
+          "categories": [{"id": 1, "name": "person",
+                          "keypoints": list(sk.POSETRACK17.keypoint_names)}]}
+    (tmp_path / "pt.json").write_text(json.dumps(gt))
+    with pytest.raises(PoseRosError, match="ignore_regions_x and ignore_regions_y"):
+        load_keypoint_dataset(tmp_path / "pt.json")

@@ -10,6 +10,11 @@ Annotations without an `area` (every non-COCO set) get area = 0.53 x box area, t
 mmpose for OKS on such sets. MPII's list format (mmpose's `mpii_*.json`: joints, joints_vis,
 center, scale per person, 1-based Matlab pixels) becomes one box of side 200 x scale around the
 centre.
+
+PoseTrack marks regions where people are deliberately not annotated (crowds, spectators) as
+`ignore_regions_x` / `ignore_regions_y` polygons per image; they are kept as the image's
+"ignore_regions" ((N, 2) pixel polygons) so scoring can follow PoseTrack's own protocol
+(ignored_predictions).
 """
 
 from __future__ import annotations
@@ -116,6 +121,39 @@ def _annotation(ann_id: int, image_id: int, keypoints_17: np.ndarray, bbox_xywh,
             "iscrowd": int(bool(iscrowd))}
 
 
+def _ignore_regions(image: dict) -> list[np.ndarray]:
+    """PoseTrack's ignore regions of one image entry: (N, 2) polygons in pixels ([] if none)."""
+    xs, ys = image.get("ignore_regions_x") or [], image.get("ignore_regions_y") or []
+    if len(xs) != len(ys) or any(len(x) != len(y) for x, y in zip(xs, ys)):
+        raise ValueError(f"image {image.get('id')}: ignore_regions_x and ignore_regions_y "
+                         "differ in length (one x and one y per polygon corner)")
+    # PoseTrack writes empty lists for frames without regions: no polygon, nothing to ignore
+    return [np.column_stack([np.asarray(x, np.float64), np.asarray(y, np.float64)])
+            for x, y in zip(xs, ys) if len(x) >= 3]
+
+
+def ignored_predictions(image: dict, keypoints: np.ndarray) -> np.ndarray:
+    """(N,) whether each predicted person (N, 17, 2+) lies in the image's ignore regions.
+
+    PoseTrack's evaluation (poseval) drops every predicted keypoint inside an ignore region and
+    then every person left without keypoints, so a prediction on an unannotated spectator costs
+    nothing. OKS scores people, not keypoints, so here a person is dropped when most of its
+    keypoints (more than half) lie in ignore regions: a skeleton drawn on a spectator goes, one
+    whose limbs merely cross a region's edge stays.
+    """
+    regions = image.get("ignore_regions") or []
+    if not regions or not len(keypoints):
+        return np.zeros(len(keypoints), bool)
+    width, height = int(image["width"]), int(image["height"])
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, [np.round(r).astype(np.int32) for r in regions], 1)
+    xy = np.round(np.asarray(keypoints, np.float64)[..., :2]).astype(int)
+    inside_image = ((xy >= 0) & (xy < [width, height])).all(axis=-1)
+    xy = np.clip(xy, 0, [width - 1, height - 1])
+    inside = (mask[xy[..., 1], xy[..., 0]] > 0) & inside_image
+    return inside.sum(axis=-1) * 2 > keypoints.shape[-2]
+
+
 def _image_root(gt_path: Path, images_dir: Path | None, file_name: str) -> Path:
     candidates = [images_dir] if images_dir is not None else [gt_path.parent,
                                                                gt_path.parent.parent]
@@ -151,7 +189,8 @@ def _load_coco(data: dict, path: Path, images_dir: Path | None,
         width, height = (im["width"], im["height"]) if "width" in im and "height" in im \
             else _image_size(file)
         images.append({"id": int(im["id"]), "file_name": im["file_name"], "width": int(width),
-                       "height": int(height), "path": str(file)})
+                       "height": int(height), "path": str(file),
+                       "ignore_regions": _ignore_regions(im)})
     annotations = []
     k = topology.num_keypoints
     for ann in data.get("annotations", []):

@@ -28,7 +28,7 @@ from pose_ros.eval.coco import (
     predict_gt_boxes,
     torso_normalizer,
 )
-from pose_ros.eval.datasets import KeypointDataset, merge
+from pose_ros.eval.datasets import KeypointDataset, ignored_predictions, merge
 from pose_ros.eval.recall import recall_by_height
 from pose_ros.pipeline import PipelineConfig
 
@@ -107,10 +107,35 @@ def pck_of(dataset: KeypointDataset, predictions: list[Prediction]) -> dict:
             "torso_normalized": int(is_torso.sum())}
 
 
+def drop_ignored(dataset: KeypointDataset, predictions: list[Prediction]
+                 ) -> list[Prediction]:
+    """The predictions not lying in their image's ignore regions (PoseTrack's unannotated
+    crowds: datasets.ignored_predictions); predictions made for a ground-truth box stay."""
+    images = {im["id"]: im for im in dataset.images}
+    by_image: dict[int, list[Prediction]] = {}
+    for p in predictions:
+        by_image.setdefault(p.image_id, []).append(p)
+    kept = []
+    for image_id, mine in by_image.items():
+        free = [p for p in mine if p.gt_id is None]
+        drop = ignored_predictions(images[image_id], np.array([p.keypoints for p in free])) \
+            if image_id in images and free else np.zeros(len(free), bool)
+        dropped = {id(p) for p, d in zip(free, drop) if d}
+        kept += [p for p in mine if id(p) not in dropped]
+    return kept
+
+
 def score(dataset: KeypointDataset, predictions: list[Prediction]) -> dict:
-    return {**coco_keypoint_stats(dataset.coco_dict(), predictions),
-            "pck": pck_of(dataset, predictions), "predictions": len(predictions),
-            "recall_by_height": recall_by_height(dataset, predictions)}
+    """Every number of one set; predictions in ignore regions are dropped first (and counted,
+    with the AP they would have given, as predictions_ignored and AP_with_ignored)."""
+    kept = drop_ignored(dataset, predictions)
+    out = {**coco_keypoint_stats(dataset.coco_dict(), kept),
+           "pck": pck_of(dataset, kept), "predictions": len(kept),
+           "predictions_ignored": len(predictions) - len(kept),
+           "recall_by_height": recall_by_height(dataset, kept)}
+    if len(kept) < len(predictions):
+        out["AP_with_ignored"] = coco_keypoint_stats(dataset.coco_dict(), predictions)["AP"]
+    return out
 
 
 def evaluate_2d(datasets: list[KeypointDataset], estimator,

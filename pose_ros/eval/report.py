@@ -74,7 +74,8 @@ def table_2d(report: dict) -> list[str]:
     lines = ["2D keypoints: COCO OKS AP/AR (standard sigmas, shared joints only) and "
              "PCK@0.2 (12 limb joints)",
              f"{'ground truth':<24} {'set':<12} {'people':>6}  {'protocol':<10} "
-             f"{'AP':>6} {'AP50':>6} {'AP75':>6} {'AR':>6} {'PCK':>6}"]
+             f"{'AP':>6} {'AP50':>6} {'AP75':>6} {'AR':>6} {'PCK':>6}  "
+             f"{'ignored (AP with them)':<22}"]
     rows = list(report.get("datasets", {}).items())
     if "all" in report:
         rows.append(("all", report["all"]))
@@ -85,7 +86,13 @@ def table_2d(report: dict) -> list[str]:
             s = r[proto]
             lines.append(f"{name[:24]:<24} {r['keypoint_set'][:12]:<12} {r['people']:>6}  "
                          f"{proto:<10} {_num(s['AP'])} {_num(s['AP50'])} {_num(s['AP75'])} "
-                         f"{_num(s['AR'])} {_num(s['pck']['pck'])}")
+                         f"{_num(s['AR'])} {_num(s['pck']['pck'])}"
+                         + (f"  {s['predictions_ignored']} ({s['AP_with_ignored']:.3f})"
+                            if s.get("predictions_ignored") else ""))
+    if any(r[p].get("predictions_ignored") for _, r in rows for p in r
+           if isinstance(r[p], dict) and "AP" in r[p]):
+        lines.append("ignored: predictions lying in the ground truth's ignore regions "
+                     "(PoseTrack's unannotated crowds), not scored")
     return lines
 
 
