@@ -3,8 +3,10 @@
 Used by test/test_kill.py (a few trials in CI) and tools/kill_test.py (many, seeded). Not a test
 module itself (no test_ prefix).
 
-A trial starts `python -m pose_ros.cli run CLIP --out OUT`, watches poses.jsonl grow (every
-20 ms), sends the signal, and then reads every output with the same readers a user has:
+A trial starts `python -m pose_ros.cli run CLIP --out OUT`, waits until pose-ros has installed
+its SIGTERM handler (a signal while the interpreter itself starts meets Python's defaults, which
+no program can change: under load that took more than 0.4 s here), watches poses.jsonl grow
+(every 20 ms), sends the signal, and then reads every output with the same readers a user has:
 - poses.jsonl: every line must parse (a kill may never leave half a line);
 - annotated.mp4: frames OpenCV decodes;
 - poses/: messages rosbags reads (after `pose-ros recover` for SIGKILL, as the README says).
@@ -30,7 +32,7 @@ REPO = Path(__file__).resolve().parents[1]
 @dataclass
 class Trial:
     signal_name: str
-    delay_s: float                 # after start (or after `after_lines` lines were written)
+    delay_s: float   # after its handlers are installed (or after `after_lines` lines were written)
     returncode: int = 0
     stderr: str = ""
     lines_at_signal: int = 0
@@ -89,6 +91,22 @@ def _bag_counts(folder: Path) -> dict[str, int] | str:
         return f"{type(exc).__name__}: {exc}"
 
 
+def _wait_for_handlers(pid: int, poll, timeout_s: float = 60.0) -> None:
+    """Until process `pid` catches SIGTERM (its SigCgt mask in /proc, Linux): pose-ros installs
+    its handlers first thing in cli.main, before any command module or model is loaded."""
+    status = Path(f"/proc/{pid}/status")
+    bit = 1 << (signal.SIGTERM - 1)
+    deadline = time.monotonic() + timeout_s
+    while poll() is None and time.monotonic() < deadline:
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
+        except OSError:
+            return
+        if int(fields["SigCgt"], 16) & bit:
+            return
+        time.sleep(0.005)
+
+
 def run_trial(clip: Path, out: Path, sig: signal.Signals, delay_s: float,
               after_lines: int = 0, extra_args: tuple[str, ...] = (),
               timeout_s: float = 300.0) -> Trial:
@@ -103,6 +121,7 @@ def run_trial(clip: Path, out: Path, sig: signal.Signals, delay_s: float,
          "--device", "cpu", *extra_args],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     history: list[tuple[float, int]] = []
+    _wait_for_handlers(proc.pid, proc.poll)
     start = time.monotonic()
     if after_lines:
         while _lines(jsonl) < after_lines and proc.poll() is None:
