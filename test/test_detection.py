@@ -1,7 +1,10 @@
 """Multi-scale detection: tile geometry, the tile budget, and a small person (a real photograph
-shrunk into a large frame) that only the tiles find, with the real BlazePose detector."""
+shrunk into a large frame) that only the tiles find, with the real BlazePose detector; two
+PoseTrack dancers whom only a neighbouring tile's view finds (skips without ../shared/data)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,8 +13,9 @@ import pytest
 from pose_ros.detection import (
     DETECTOR_MIN_FRACTION,
     MIN_TILE_PX,
+    TILE_MAX_ROI,
     MultiScaleDetector,
-    tile_cores,
+    seen_whole,
     tile_regions,
 )
 from pose_ros.models import store
@@ -44,17 +48,18 @@ def test_no_tiles_where_they_add_nothing():
     assert set(tile_regions(426, 240, 3)[:, 2].round().tolist()) == {240.0}
 
 
-def test_tile_cores_of_a_level_partition_the_image():
-    width, height = 1280, 720
-    tiles = tile_regions(width, height, 2)
-    cores = tile_cores(tiles)
-    rng = np.random.default_rng(0)
-    points = rng.uniform([0, 0], [width, height], (2000, 2))
-    for side in np.unique(tiles[:, 2]):
-        level = cores[tiles[:, 2] == side]
-        inside = ((points[:, None] >= level[None, :, :2])
-                  & (points[:, None] < level[None, :, 2:])).all(axis=2)
-        assert (inside.sum(axis=1) == 1).all()
+def test_a_tile_keeps_the_people_it_sees_whole():
+    tile = np.array([[200.0, 200.0, 200.0, 0.0]])          # x, y in [100, 300]
+    # face boxes (x0, y0, x1, y1) and (hip, scale point) giving a region of side 2*1.25*d
+    faces = np.array([[180, 120, 220, 160],                 # inside
+                      [280, 120, 320, 160],                 # crosses the right edge
+                      [180, 120, 220, 160]], np.float64)    # inside, but a body too big
+    hip = np.array([200.0, 250.0])
+    d_ok, d_big = 60.0, TILE_MAX_ROI * 200 / 2.5 + 1
+    keypoints = np.stack([[hip, hip - [0, d_ok]], [hip, hip - [0, d_ok]],
+                          [hip, hip - [0, d_big]]])
+    kept = seen_whole(np.repeat(tile, 3, axis=0), faces, keypoints)
+    assert kept.tolist() == [True, False, False]
 
 
 def test_budget_all_tiles_first_then_one_every_n_frames_skipping_covered():
@@ -116,3 +121,36 @@ def test_small_person_found_by_the_tiles_only(blazepose):
     # whole frame only (tile_levels 0): nobody, as MediaPipe
     plain = MultiScaleDetector(blazepose, tile_levels=0)
     assert plain.detect(rgb, True, plain.due_tiles(1280, 720, np.zeros((0, 4)))).rois == []
+
+
+POSETRACK = (Path(__file__).resolve().parents[2] / "shared" / "data" / "annotated"
+             / "posetrack18" / "annotations" / "test_posetrack18_val.json")
+
+
+@pytest.mark.skipif(not POSETRACK.is_file(), reason="../shared/data/annotated is absent")
+def test_dancers_seen_whole_by_a_neighbouring_tile_are_found(blazepose):
+    """Two PoseTrack dancers (186 and 362 px tall in 1920 x 1080) whom the tile holding their
+    box centre misses get a pose (OKS >= 0.5) because every tile that sees them whole may keep
+    them (seen_whole); the old rule (only the tile whose core held their box centre) gave them
+    OKS 0.0 and found only the two dancers checked last here."""
+    from pose_ros.eval.datasets import load_keypoint_dataset
+    from pose_ros.skeleton import BLAZEPOSE33_TO_COCO17
+    from pose_ros.tracking import COCO17_SIGMAS
+
+    ds = load_keypoint_dataset(POSETRACK)
+    image = next(im for im in ds.images if "012834_mpii_test/000000" in im["file_name"])
+    rgb = np.ascontiguousarray(cv2.imread(image["path"])[..., ::-1])
+    height, width = rgb.shape[:2]
+    detector = MultiScaleDetector(blazepose, tile_levels=2)
+    found = detector.detect(rgb, True, detector.due_tiles(width, height, np.zeros((0, 4))))
+    people = [p for p in blazepose.landmarks(rgb, found.rois) if p.presence >= 0.5]
+    pred = np.stack([p.keypoints_px[BLAZEPOSE33_TO_COCO17, :2] for p in people])
+    oks = {}
+    for ann in ds.annotations_of(image["id"]):
+        gt = np.array(ann["keypoints"], np.float64).reshape(-1, 3)
+        seen = gt[:, 2] > 0
+        d2 = ((pred - gt[None, :, :2]) ** 2).sum(-1)
+        per_joint = np.exp(-d2 / (2 * ann["area"] * (2 * COCO17_SIGMAS) ** 2))
+        oks[ann["id"]] = ((per_joint * seen).sum(-1) / max(seen.sum(), 1)).max()
+    for ann_id in (1012834000000, 1012834000005, 1012834000003, 1012834000007):
+        assert oks[ann_id] >= 0.5, {k: round(v, 2) for k, v in oks.items()}
