@@ -131,6 +131,27 @@ def test_force_never_touches_an_input_inside_out(tmp_path, photo):
              "is inside the output", "choose another --out")
 
 
+def test_force_never_replaces_an_earlier_video_used_as_input(tmp_path):
+    """An earlier run's annotated.mp4 given as the input, with the same --out and --force. With
+    the user's model cache (not the empty one above) nothing but the check stops the run: on
+    c6a98e5 the run loaded the models, deleted the input and wrote its own video in its place."""
+    out = tmp_path / "out"
+    out.mkdir()
+    video = out / "annotated.mp4"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (96, 64))
+    for i in range(3):
+        writer.write(np.full((64, 96, 3), 40 * i, np.uint8))
+    writer.release()
+    before = video.read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-m", "pose_ros.cli", "run", str(video), "--out", str(out), "--force",
+         "--no-download"], capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, PYTHONPATH=str(REPO)), cwd=tmp_path)
+    one_line(done, 1, "is inside the output", "choose another --out")
+    assert video.read_bytes() == before
+    assert [p.name for p in out.iterdir()] == ["annotated.mp4"]
+
+
 def test_unexpected_error_is_one_line_naming_a_bug(tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", "import sys; from pose_ros import cli, run_command;"

@@ -277,6 +277,24 @@ def test_corrupt_frame_in_a_bag_does_not_end_the_run(tmp_path, estimator):
     assert [len(r["people"]) for r in records] == [1, 1, 0, 1, 1]
 
 
+def test_repeated_stamps_do_not_freeze_the_keypoints(tmp_path, estimator):
+    """A bag whose frames all carry the same header stamp (a driver that stamps once, a bad
+    replay): with dt = 0 One Euro returned its last value, so on c6a98e5 every keypoint and the
+    next region stayed where the first frame put them. The input policy now advances such
+    stamps by the arrival gap."""
+    messages = [("/camera/image_raw/compressed", compressed_msg(frame, T0, "cam"), T0 + i * 10**8)
+                for i, frame in enumerate(demo_frames(NUM_FRAMES))]
+    bag = write_bag(tmp_path / "bag", messages)
+    execute(parse(str(bag), "--out", str(tmp_path / "out"), "--no-video", "--no-mcap"),
+            out=io.StringIO(), estimator=estimator)
+    records = records_of(tmp_path / "out")
+    assert [[p["id"] for p in r["people"]] for r in records] == [[1]] * NUM_FRAMES
+    nose = [r["people"][0]["keypoints"][0][0] for r in records]
+    # the photo moves 31 px a frame: the nose follows every frame (c6a98e5: 0 px, and a new id
+    # each time the frozen region lost the person)
+    assert np.diff(nose).min() > 10 and nose[-1] - nose[0] == pytest.approx(340, abs=25)
+
+
 def test_video_that_ends_early_says_so(tmp_path, clip, estimator, caplog):
     import av
 
