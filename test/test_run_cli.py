@@ -152,6 +152,29 @@ def test_force_never_replaces_an_earlier_video_used_as_input(tmp_path):
     assert [p.name for p in out.iterdir()] == ["annotated.mp4"]
 
 
+def test_ctrl_c_while_torch_loads_is_one_line(tmp_path, photo):
+    """Ctrl-C in the first seconds of start-up, at a fixed moment: when torch starts to import
+    (an import hook sends the SIGINT). As the `pose-ros` executable does: import the cli, call
+    main. c6a98e5 imported torch with the cli, before any handler: a KeyboardInterrupt
+    traceback. (test_kill.py signals at timed moments; this one cannot miss start-up.)"""
+    script = (
+        "import os, signal, sys\n"
+        "class Hook:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch':\n"
+        "            sys.meta_path.remove(self)\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "sys.meta_path.insert(0, Hook())\n"
+        "from pose_ros.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n")
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-c", script, "run", str(photo), "--out", str(out)],
+                          capture_output=True, text=True, timeout=120, cwd=REPO,
+                          env=dict(os.environ, PYTHONPATH=str(REPO)))
+    one_line(done, 130, "stopped by SIGINT during start-up; no output was written")
+    assert not out.exists()
+
+
 def test_unexpected_error_is_one_line_naming_a_bug(tmp_path):
     done = subprocess.run(
         [sys.executable, "-c", "import sys; from pose_ros import cli, run_command;"
