@@ -7,17 +7,19 @@ down), wave (arm out, forearm up, swinging 20-35 degrees at 1-4 Hz for 1.5-3 s),
 arm straight so that the fingertip lies on the line from the eye to a floor target 1-3 m
 ahead, held 1.5-3 s). Labels (cue, side, start, end) come from the generated geometry: waving
 and pointing while the wave or the held point lasts, hand_raised wherever the true wrist is
-above the true shoulder (raises and waves). The truth of a pointing frame is the ray from the
-eye (head + 8 cm forward) to the target.
+above the true shoulder and held there for a while (raised_labels: raises, not waves). The
+truth of a pointing frame is the ray from the eye (head + 8 cm forward) to the target.
 
 Gesture-free takes: the CMU takes whose description says walking, and those that say dance
-(salsa, modern dance; train/corpus.py reads the descriptions), whole.
+(salsa, ballet, modern dance; train/corpus.py reads the descriptions), whole. They carry the
+same geometric hand_raised labels as the gesture clips (a dancer's wrist held above the
+shoulder is a raised hand); the scores count their events both ways (cues_eval.score).
 
-Each clip is seen by a virtual camera 1-4 m away (gestures; 2.5-5 m for takes), 0.8-1.6 m
-high, aimed at the chest, horizontal field of view 60-90 degrees, 640 x 480, the person turned
-within 40 degrees of it (gestures; any direction for takes). Everything is drawn from a seeded
-generator, so a run is repeatable; `SPLITS` separates the subjects whose clips may tune the
-thresholds (validation) from those reported as test.
+Each gesture clip is seen by a virtual camera 1-4 m away, each take by TAKE_VIEWS cameras
+2.5-5 m away; 0.8-1.6 m high, aimed at the chest, horizontal field of view 60-90 degrees,
+640 x 480, the person turned within 40 degrees of it (gestures; any direction for takes).
+Everything is drawn from a seeded generator, so a run is repeatable; `split_of` separates the
+clips that may tune the cues (validation) from those reported as test.
 """
 
 from __future__ import annotations
@@ -37,19 +39,33 @@ FPS = 30.0
 IMAGE_SIZE = (640, 480)
 HAND_M = 0.17                   # wrist to index fingertip
 EYE_FORWARD_M = 0.08
-SPLITS = {  # by CMU subject (corpus.subject_of), and by take for 05_06: salsa 60 and the
-    # modern dance 05_06 tuned the thresholds; salsa 61 and subject 5's other dances test them
-    "validation": {"2", "3", "6", "7", "8", "9", "10", "12", "13", "60", "05_06"},
-}
+HELD_MPS, HELD_S = 0.3, 0.3     # a raised hand is held: slower than this, this long
+TAKE_VIEWS = 3                  # cameras per gesture-free take (more views of scarce dance)
+# Validation, by CMU subject (corpus.subject_of): the Daz-style subjects 2-13, the lifter's own
+# validation subjects (corpus.VALIDATION_SUBJECTS: 14, 39, 131, 136, 143) and salsa 60; subject
+# 5 (the only ballet/modern dancer) by take: even take numbers validate, odd ones test. The
+# first cue design was tuned on subjects 2-13, salsa 60 and 05_06 only: 1.7 min of walking and
+# 7 s of dance in view (the loader refused the salsa files), too little to set a false-alarm
+# rate of 1 per 10 min. Everything else is test: the other walking subjects
+# (16, 35, 114, 144, ...), salsa 61 and subject 5's odd-numbered dances.
+VALIDATION_SUBJECTS = frozenset({"2", "3", "6", "7", "8", "9", "10", "12", "13",
+                                 "14", "39", "131", "136", "143", "60"})
+# The salsa takes (cmu_extra/*_scaled.bvh) carry the Daz-style skeleton of cmu/ subjects 2-13
+# (same bone ratios) scaled to 0.78 of its size, 1.2 m tall: the loader refuses them in metres.
+# Read at 1.28 m per file unit, their bones equal that skeleton's in cmu/ (thigh, shin, upper
+# arm, shoulders within 0.5 %, trunk 1 %).
+DAZ_SCALED_UNITS = 1.28
 _H = H36M17.index
 _B = BLAZEPOSE33.index
 _BODY = ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
 
 
 def split_of(path: str | Path) -> str:
-    validation = SPLITS["validation"]
-    return "validation" if subject_of(path) in validation or Path(path).stem in validation \
-        else "test"
+    subject = subject_of(path)
+    if subject == "5":
+        take = Path(path).stem.split("_")[1]
+        return "validation" if take.isdigit() and int(take) % 2 == 0 else "test"
+    return "validation" if subject in VALIDATION_SUBJECTS else "test"
 
 
 @dataclass
@@ -63,18 +79,21 @@ class Segment:
 @dataclass
 class Clip:
     """One clip: world points (F, 33, 3) metres y-up in BLAZEPOSE33 order (the points a
-    detector would give; unused ones NaN), the camera, labels and the pointing truth."""
+    detector would give; unused ones NaN) and the 17 joints they come from (F, 17, 3), the
+    camera, labels and the pointing truth."""
 
     name: str
     kind: str                   # "gesture", "walk" or "dance"
     split: str
     points_w: np.ndarray
+    joints_w: np.ndarray
     rotation: np.ndarray        # (3, 3) world -> camera optical
     centre: np.ndarray          # (3,) camera position, world
     fx: float
     floor_y: float
     labels: list[Segment] = field(default_factory=list)
     pointing: np.ndarray | None = None   # (F, 2, 3) eye, target (world), NaN when not pointing
+    info: dict = field(default_factory=dict)   # the gesture's drawn parameters (for reports)
 
     @property
     def seconds(self) -> float:
@@ -180,6 +199,7 @@ def gesture_clip(rng: np.random.Generator, pose: np.ndarray, gesture: str, side:
     w = _ramp(t, t0, t0 + 0.5) * (1 - _ramp(t, t0 + 0.5 + duration, t0 + 1.0 + duration))
     pointing = None
     labels = []
+    info = {"gesture": gesture, "side": side}
     if gesture == "raise":
         du = _unit(up * np.cos(np.radians(rng.uniform(5, 40))) + out * rng.uniform(0.05, 0.5)
                    + fwd * rng.uniform(-0.1, 0.3))
@@ -190,6 +210,7 @@ def gesture_clip(rng: np.random.Generator, pose: np.ndarray, gesture: str, side:
                    + fwd * rng.uniform(0.0, 0.5))
         u_dir = _slerp(rest_u, du, w)
         hz, amp = rng.uniform(1.0, 4.0), np.radians(rng.uniform(20, 35))
+        info.update(hz=hz, amplitude_deg=np.degrees(amp))
         start, end = t0 + 0.5, t0 + 0.5 + duration
         swing = amp * np.sin(2 * np.pi * hz * (t - start)) * (t >= start) * (t <= end)
         f_dir = _rotate(_slerp(rest_f, up, w), fwd, swing)   # swings in the body's plane
@@ -215,17 +236,39 @@ def gesture_clip(rng: np.random.Generator, pose: np.ndarray, gesture: str, side:
         pointing[held, 1] = target
     joints[:, el] = joints[:, sh] + upper * u_dir
     joints[:, wr] = joints[:, el] + lower * f_dir
-    above = joints[:, wr, 1] > joints[:, sh, 1]
-    labels += [Segment("hand_raised", side, a, b) for a, b in _runs(above, t)]
-    return Clip(name, "gesture", split, blazepose_points(joints), *_camera(rng, pose, True),
-                floor_y=float(pose[:, 1].min() - 0.08), labels=labels, pointing=pointing)
+    labels += raised_labels(joints)
+    return Clip(name, "gesture", split, blazepose_points(joints), joints,
+                *_camera(rng, pose, True), floor_y=float(pose[:, 1].min() - 0.08),
+                labels=labels, pointing=pointing, info=info)
 
 
-def _runs(mask: np.ndarray, t: np.ndarray) -> list[tuple[float, float]]:
-    """(start, end) times of the True runs of mask lasting at least 0.3 s."""
+def raised_labels(joints: np.ndarray) -> list[Segment]:
+    """hand_raised segments of (F, 17, 3) joints, either side, the same rule for gesture clips
+    and gesture-free takes: a run of the true wrist above the true shoulder (from its start, so
+    latency counts from the crossing) in which the hand is held, moving less than HELD_MPS
+    relative to the shoulder (over 0.2 s) for at least HELD_S. A hand swept overhead (dance)
+    or swinging (a wave) is not held; a dancer holding an arm up is a raised hand."""
+    t = np.arange(len(joints)) / FPS
+    k = round(0.2 * FPS)
+    out = []
+    for side in ("left", "right"):
+        wrist, shoulder = joints[:, _H(f"{side}_wrist")], joints[:, _H(f"{side}_shoulder")]
+        above = wrist[:, 1] > shoulder[:, 1]
+        rel = wrist - shoulder
+        speed = np.full(len(t), np.inf)
+        speed[k:] = np.linalg.norm(rel[k:] - rel[:-k], axis=1) / (k / FPS)
+        held = above & (speed <= HELD_MPS)
+        spans = _runs(held, t, HELD_S)
+        out += [Segment("hand_raised", side, a, b) for a, b in _runs(above, t)
+                if any(a <= h0 and h1 <= b for h0, h1 in spans)]
+    return out
+
+
+def _runs(mask: np.ndarray, t: np.ndarray, min_s: float = 0.3) -> list[tuple[float, float]]:
+    """(start, end) times of the True runs of mask lasting at least min_s."""
     edges = np.diff(np.r_[0, mask.astype(int), 0])
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
-    return [(float(t[a]), float(t[b])) for a, b in zip(starts, ends) if t[b] - t[a] >= 0.3]
+    return [(float(t[a]), float(t[b])) for a, b in zip(starts, ends) if t[b] - t[a] >= min_s]
 
 
 def _camera(rng: np.random.Generator, joints: np.ndarray, facing: bool):
@@ -252,8 +295,9 @@ def _camera(rng: np.random.Generator, joints: np.ndarray, facing: bool):
 def take_clip(rng: np.random.Generator, joints: np.ndarray, name: str, kind: str,
               split: str) -> Clip:
     rotation, centre, fx = _camera(rng, joints, False)
-    return Clip(name, kind, split, blazepose_points(joints.astype(np.float64)), rotation, centre,
-                fx, floor_y=float(joints[..., 1].min() - 0.08))
+    joints = joints.astype(np.float64)
+    return Clip(name, kind, split, blazepose_points(joints), joints, rotation, centre, fx,
+                floor_y=float(joints[..., 1].min() - 0.08), labels=raised_labels(joints))
 
 
 def build(mocap: Path, seed: int = 0, gestures_per_pose: int = 1) -> list[Clip]:
@@ -269,7 +313,8 @@ def build(mocap: Path, seed: int = 0, gestures_per_pose: int = 1) -> list[Clip]:
         joints = _load(path, skipped)
         if joints is None:
             continue
-        clips.append(take_clip(rng, joints, path.stem, "walk", split_of(path)))
+        clips += [take_clip(rng, joints, f"{path.stem}_v{v}", "walk", split_of(path))
+                  for v in range(TAKE_VIEWS)]
         still = standing_poses(joints)
         if len(still):
             for k in range(gestures_per_pose):
@@ -282,7 +327,8 @@ def build(mocap: Path, seed: int = 0, gestures_per_pose: int = 1) -> list[Clip]:
     for path in dances:
         joints = _load(path, skipped)
         if joints is not None:
-            clips.append(take_clip(rng, joints, path.stem, "dance", split_of(path)))
+            clips += [take_clip(rng, joints, f"{path.stem}_v{v}", "dance", split_of(path))
+                      for v in range(TAKE_VIEWS)]
     for line in skipped:
         print(f"skipped {line}", file=sys.stderr)
     return clips
@@ -292,7 +338,7 @@ def _load(path: Path, skipped: list[str]) -> np.ndarray | None:
     """The take's joints, or None (and a note) when the loader refuses it (units it cannot
     infer, a body it finds implausible): the protocol says which takes it used."""
     try:
-        return load_take(path)
+        return load_take(path, DAZ_SCALED_UNITS if path.stem.endswith("_scaled") else None)
     except PoseRosError as exc:
         skipped.append(f"{path.name}: {exc}")
         return None
