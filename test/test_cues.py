@@ -47,6 +47,11 @@ def test_rate_estimator_slope():
     rate = RateEstimator(window_s=0.6)
     out = [rate.update(i / FPS, 3.0 - 0.5 * i / FPS) for i in range(30)]
     assert out[0] is None and out[-1] == pytest.approx(-0.5, abs=1e-6)
+    rate2 = RateEstimator(window_s=0.2)   # arrays: the rate of each element
+    out2 = [rate2.update(i / FPS, np.array([1.0, -2.0]) * i / FPS) for i in range(10)]
+    assert out2[1] is None and out2[-1].shape == (2,)
+    np.testing.assert_allclose(out2[-1], [1.0, -2.0], atol=1e-9)
+    assert rate2.update(1.0, np.array([np.nan, 0.0])) is None and not rate2.samples
 
 
 def test_floor_plane_hit():
@@ -60,7 +65,8 @@ def test_floor_plane_hit():
 
 
 def person(left_wrist_up: float = -0.5, point_right: np.ndarray | None = None,
-           stamp_s: float = 0.0, z: float = 2.5) -> b.BodyObservation:
+           stamp_s: float = 0.0, z: float = 2.5,
+           left_wrist_out: float = 0.0) -> b.BodyObservation:
     """A person facing the camera (their left on the image's right), 3D in the camera frame
     (x right, y down, z forward) and its exact projection."""
     j = np.zeros((17, 3))
@@ -80,7 +86,7 @@ def person(left_wrist_up: float = -0.5, point_right: np.ndarray | None = None,
     j[idx("neck")] = pelvis + [0, -0.62, 0]
     shoulder = j[idx("left_shoulder")]
     j[idx("left_elbow")] = shoulder + [0.05, -0.05, 0]
-    j[idx("left_wrist")] = j[idx("left_elbow")] + [0.0, -0.3 - left_wrist_up, 0]
+    j[idx("left_wrist")] = j[idx("left_elbow")] + [left_wrist_out, -0.3 - left_wrist_up, 0]
     if point_right is not None:
         d = point_right / np.linalg.norm(point_right)
         j[idx("right_elbow")] = j[idx("right_shoulder")] + 0.3 * d
@@ -116,6 +122,23 @@ def test_engine_raised_hand_events_and_closest():
                                        ("hand_raised", "left", "stop")]
     assert 10 + 9 <= events[0][3] <= 10 + 9 + 9 and events[1][3] == 40 + 9
     assert cues.facing_deg == pytest.approx(np.degrees(np.arctan2(0.3, 2.5)))  # chest above
+
+
+def test_engine_hand_swept_above_the_shoulder_is_not_raised():
+    """A hand circling above the shoulder (0.2 m at 0.7 Hz: ~1.7 torso lengths/s in the image,
+    vertical speed under raise_max_wrist_speed_mps, too slow for a wave) is not a raised hand:
+    a raised hand is held (raise_max_hand_speed). The same hand held still is one."""
+    for moving in (True, False):
+        engine = CueEngine()
+        starts = []
+        for i in range(90):
+            a = 2 * np.pi * 0.7 * i / FPS if moving else 0.0
+            (cues,) = engine.update([person(left_wrist_up=0.8 + 0.2 * np.sin(a),
+                                            left_wrist_out=0.2 * np.cos(a) - 0.2,
+                                            stamp_s=i / FPS)])
+            starts += [e.side for e in cues.events if e.name == "hand_raised"
+                       and e.kind == "start"]
+        assert starts == ([] if moving else ["left"])
 
 
 def test_pointing_ray_hits_the_floor_where_the_arm_points():
@@ -156,3 +179,29 @@ def test_protocol_gesture_clips_have_true_labels(walk_take):
     above = raise_.points_w[:, bp("left_wrist"), 1] > raise_.points_w[:, bp("left_shoulder"), 1]
     assert seg.cue == "hand_raised" and np.array_equal(
         above, (frames >= round(seg.start_s * FPS)) & (frames <= round(seg.end_s * FPS)))
+
+
+def test_protocol_raised_labels_need_a_held_hand(walk_take):
+    """The same rule labels gesture clips and gesture-free takes: a wrist above the shoulder
+    counts from its crossing when the hand is held there (HELD_S under HELD_MPS), not when it
+    sweeps through; and the split puts subject 5's even takes in validation."""
+    from pose_ros.eval import cues_protocol as protocol
+
+    idx = H36M17.index
+    joints = np.repeat(walk_take[:1].astype(np.float64), 90, axis=0)
+    t = np.arange(90) / FPS
+    shoulder = joints[:, idx("left_shoulder")]
+    swept = joints.copy()   # a circle of 0.25 m at 1.5 Hz centred 0.3 m above the shoulder
+    a = 2 * np.pi * 1.5 * t
+    swept[:, idx("left_wrist")] = shoulder + np.c_[0.25 * np.cos(a), 0.3 + 0.25 * np.sin(a),
+                                                   np.zeros_like(t)]
+    assert protocol.raised_labels(swept) == []
+    held = joints.copy()     # rises over 10 frames to 0.3 m above the shoulder and stays
+    held[:, idx("left_wrist")] = shoulder + np.c_[np.zeros_like(t),
+                                                  np.clip(t * 3 - 1, -0.2, 0.3),
+                                                  np.zeros_like(t)]
+    (seg,) = protocol.raised_labels(held)
+    assert (seg.cue, seg.side) == ("hand_raised", "left")
+    assert seg.start_s == pytest.approx(t[np.argmax(t * 3 - 1 > 0)]) and seg.end_s == t[-1]
+    assert [protocol.split_of(f"{n}.bvh") for n in ("05_06", "05_07", "14_01", "16_15")] == [
+        "validation", "test", "validation", "test"]

@@ -78,6 +78,13 @@ def forearm_up(body: BodyObservation, side: str) -> float:
                  / body.torso_px())
 
 
+def hand_offset(body: BodyObservation, side: str) -> np.ndarray:
+    """(2,) the wrist's image position relative to its shoulder, torso units: still while a
+    raised hand is held."""
+    return (body.point(f"{side}_wrist")[:2] - body.point(f"{side}_shoulder")[:2]) \
+        / body.torso_px()
+
+
 def wrist_lateral(body: BodyObservation, side: str) -> float:
     """Wrist x relative to the elbow, torso units: the signal a wave swings."""
     return float((body.point(f"{side}_wrist")[0] - body.point(f"{side}_elbow")[0])

@@ -108,19 +108,23 @@ class SwingCounter:
 
 @dataclass
 class RateEstimator:
-    """d(value)/dt by a least-squares line over the last `window_s` seconds of samples."""
+    """d(value)/dt by a least-squares line over the last `window_s` seconds of samples; value a
+    number or an array (then the rate of each element). None until half a window is seen."""
 
     window_s: float = 0.6
     samples: deque = field(default_factory=lambda: deque(maxlen=120))
 
-    def update(self, stamp_s: float, value: float | None) -> float | None:
-        if value is None or not np.isfinite(value):
+    def update(self, stamp_s: float, value) -> float | np.ndarray | None:
+        if value is None or not np.all(np.isfinite(value)):
             self.samples.clear()
             return None
-        self.samples.append((stamp_s, value))
-        while self.samples and stamp_s - self.samples[0][0] > self.window_s:
+        self.samples.append((stamp_s, np.asarray(value, dtype=np.float64)))
+        while self.samples and stamp_s - self.samples[0][0] > self.window_s + 1e-9:
             self.samples.popleft()
-        if len(self.samples) < 3 or stamp_s - self.samples[0][0] < self.window_s / 2:
+        if len(self.samples) < 3 or stamp_s - self.samples[0][0] < self.window_s / 2 - 1e-9:
             return None
-        t, v = np.array(self.samples).T
-        return float(np.polyfit(t - t[-1], v, 1)[0])
+        t = np.array([s[0] for s in self.samples]) - stamp_s
+        v = np.stack([s[1] for s in self.samples]).reshape(len(t), -1)
+        t = t - t.mean()
+        slope = t @ (v - v.mean(axis=0)) / (t @ t)
+        return float(slope[0]) if np.ndim(value) == 0 else slope.reshape(np.shape(value))
