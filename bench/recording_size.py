@@ -27,7 +27,7 @@ from pose_ros.input_policy import InputPolicy  # noqa: E402
 from pose_ros.io.sinks import MCAP_IMAGES, Sinks, output_paths  # noqa: E402
 from pose_ros.io.sources import Frame, open_source  # noqa: E402
 from pose_ros.pipeline import PipelineConfig, PoseEstimator  # noqa: E402
-from pose_ros.runner import process  # noqa: E402
+from pose_ros.tools.runner import process  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data" / "video"
 SIZE = (1280, 720)

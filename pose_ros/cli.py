@@ -26,7 +26,7 @@ class OneLineParser(argparse.ArgumentParser):
 # imported only when its command runs (or asks for --help), so each command needs only its own
 # dependencies: `pose-ros models` on a robot needs no torch, rosbags or mcap.
 COMMANDS = (
-    ("run", "pose_ros.run_command",
+    ("run", "pose_ros.tools.run_command",
      "estimate poses in a video, image folder, webcam or rosbag2 recording"),
     ("recover", "pose_ros.io.recover",
      "finish the outputs of a run that was killed (SIGKILL, power loss)"),
@@ -39,10 +39,11 @@ COMMANDS = (
      "recall, latency and false alarms of the cues on the mocap gesture protocol"),
     ("eval", "pose_ros.eval.command",
      "accuracy on COCO-format 2D ground truth (OKS AP, PCK) or 3D (MPJPE)"),
-    ("bench", "pose_ros.bench", "per-stage latency and throughput on a video or image folder"),
+    ("bench", "pose_ros.tools.bench",
+     "per-stage latency and throughput on a video or image folder"),
     ("export", "pose_ros.models.export",
      "write the detector, landmark model and lifter as ONNX files with a manifest"),
-    ("msgs", "pose_ros.msgdefs", "print the pose_ros message definitions"),
+    ("msgs", "pose_ros.ros.msgdefs", "print the pose_ros message definitions"),
 )
 
 

@@ -36,8 +36,8 @@ from pose_ros.errors import PoseRosError
 from pose_ros.input_policy import InputPolicy
 from pose_ros.io import image_codec
 from pose_ros.io.sources import BadFrame, Frame, open_source
-from pose_ros.msgdefs import typestore
-from pose_ros.runner import unusable
+from pose_ros.ros.msgdefs import typestore
+from pose_ros.tools.runner import unusable
 
 TS = typestore()
 OUTCOMES: Counter = Counter()

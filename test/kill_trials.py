@@ -78,7 +78,7 @@ def _read_jsonl(path: Path) -> tuple[int, int]:
 def _bag_counts(folder: Path) -> dict[str, int] | str:
     from rosbags.highlevel import AnyReader
 
-    from pose_ros.msgdefs import typestore
+    from pose_ros.ros.msgdefs import typestore
 
     try:
         with AnyReader([folder], default_typestore=typestore()) as reader:

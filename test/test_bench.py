@@ -10,11 +10,11 @@ import pytest
 
 pytest.importorskip("skimage", reason="scikit-image (test extra) ships the test photograph")
 
-from pose_ros import bench  # noqa: E402
 from pose_ros.errors import PoseRosError  # noqa: E402
 from pose_ros.io.demo import write_demo_video  # noqa: E402
 from pose_ros.io.sources import Frame, Source  # noqa: E402
 from pose_ros.models import store  # noqa: E402
+from pose_ros.tools import bench  # noqa: E402
 
 ORT = importlib.util.find_spec("onnxruntime") is not None
 
@@ -68,7 +68,7 @@ def test_bench_writes_every_stage(clip, tmp_path):
 
 def test_reference_in_another_python_without_mediapipe_is_one_clear_error():
     """The reference worker starts, says it has no mediapipe, and the error names the fix."""
-    from pose_ros.bench_reference import MediaPipeProcess
+    from pose_ros.tools.bench_reference import MediaPipeProcess
 
     if importlib.util.find_spec("mediapipe") is not None:
         pytest.skip("mediapipe is installed here")

@@ -8,11 +8,11 @@ import math
 import numpy as np
 import pytest
 
-from pose_ros.cue_messages import cues_array_msg
 from pose_ros.cues.engine import Cue, CueEvent, PersonCues, PointingRay
-from pose_ros.messages import RosbagsFactory
-from pose_ros.msgdefs import typestore
 from pose_ros.person import FramePoses, Hand, Person
+from pose_ros.ros.cue_messages import cues_array_msg
+from pose_ros.ros.messages import RosbagsFactory
+from pose_ros.ros.msgdefs import typestore
 from pose_ros.skeleton import COCO17, HAND21
 
 
@@ -64,8 +64,8 @@ def test_cues_array_round_trip():
 
 
 def test_cue_markers_ray_target_and_raised_hand():
-    from pose_ros.markers import NS_POINTING, NS_RAISED, NS_TARGET, marker_array_msg
     from pose_ros.person import DepthSource
+    from pose_ros.ros.markers import NS_POINTING, NS_RAISED, NS_TARGET, marker_array_msg
 
     frame = frame_with_cues()
     person = frame.people[0]

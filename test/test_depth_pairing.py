@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pose_ros.depth_pairing import MAX_WAITING_IMAGES, DepthPairer
+from pose_ros.ros.depth_pairing import MAX_WAITING_IMAGES, DepthPairer
 
 MS = 1_000_000
 

@@ -1,8 +1,8 @@
 import pytest
 
-from pose_ros.diagnostics import ERROR, OK, WARN, HealthMonitor, diagnostic_array_msg
-from pose_ros.messages import RosbagsFactory
-from pose_ros.msgdefs import typestore
+from pose_ros.ros.diagnostics import ERROR, OK, WARN, HealthMonitor, diagnostic_array_msg
+from pose_ros.ros.messages import RosbagsFactory
+from pose_ros.ros.msgdefs import typestore
 
 
 def test_rate_latency_and_counts():

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 
-from pose_ros.hri import (
+from pose_ros.person import DepthSource, FramePoses, Person
+from pose_ros.ros.hri import (
     SKELETON2D_NAMES,
     HriIds,
     body_rotation,
@@ -22,9 +23,8 @@ from pose_ros.hri import (
     skeleton2d_msg,
     skeleton2d_points,
 )
-from pose_ros.messages import RosbagsFactory
-from pose_ros.msgdefs import typestore as pose_typestore
-from pose_ros.person import DepthSource, FramePoses, Person
+from pose_ros.ros.messages import RosbagsFactory
+from pose_ros.ros.msgdefs import typestore as pose_typestore
 from pose_ros.skeleton import COCO17
 
 HRI_TYPES = ("IdsList", "NormalizedPointOfInterest2D", "NormalizedRegionOfInterest2D",

@@ -9,9 +9,9 @@ import sys
 
 from test_hri import facing_person, frame, hri_typestore  # noqa: F401  (fixture)
 
-from pose_ros.hri import HriIds
-from pose_ros.hri_publisher import TRACKED_TOPIC, HriPublisher, body_topic
-from pose_ros.messages import RosbagsFactory, RosFactory
+from pose_ros.ros.hri import HriIds
+from pose_ros.ros.hri_publisher import TRACKED_TOPIC, HriPublisher, body_topic
+from pose_ros.ros.messages import RosbagsFactory, RosFactory
 
 
 class _Log:

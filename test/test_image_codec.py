@@ -12,7 +12,7 @@ import pytest
 
 from pose_ros.errors import PoseRosError
 from pose_ros.io import image_codec as codec
-from pose_ros.msgdefs import typestore
+from pose_ros.ros.msgdefs import typestore
 
 TS = typestore()
 Image = TS.types["sensor_msgs/msg/Image"]

@@ -8,7 +8,7 @@ import sys
 
 import pose_ros
 
-ROS_ONLY = {"pose_ros.node"}  # the one module allowed to import rclpy
+ROS_ONLY = {"pose_ros.ros.node"}  # the one module allowed to import rclpy
 
 
 def library_modules() -> list[str]:

@@ -1,6 +1,6 @@
 import threading
 
-from pose_ros.latest import LatestSlot
+from pose_ros.ros.latest import LatestSlot
 
 
 def test_newest_wins_and_old_items_are_counted_as_dropped():

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pose_ros.markers import (
+from pose_ros.person import DepthSource, FramePoses, Person
+from pose_ros.ros.markers import (
     LINE_LIST,
     NS_JOINTS,
     NS_LABELS,
@@ -15,9 +16,8 @@ from pose_ros.markers import (
     MarkerStyle,
     marker_array_msg,
 )
-from pose_ros.messages import RosbagsFactory
-from pose_ros.msgdefs import typestore
-from pose_ros.person import DepthSource, FramePoses, Person
+from pose_ros.ros.messages import RosbagsFactory
+from pose_ros.ros.msgdefs import typestore
 from pose_ros.skeleton import COCO17, H36M17, SIDE_COLOURS_RGB, lifter_to_topology
 
 TS = typestore()

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 
-from pose_ros.messages import RosbagsFactory, skeleton_array_msg
-from pose_ros.msgdefs import message_definitions, typestore
 from pose_ros.person import DepthSource, FramePoses, Person
+from pose_ros.ros.messages import RosbagsFactory, skeleton_array_msg
+from pose_ros.ros.msgdefs import message_definitions, typestore
 from pose_ros.skeleton import COCO17
 
 SKELETON_ARRAY = "pose_ros/msg/SkeletonArray"

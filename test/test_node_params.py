@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from pose_ros.errors import PoseRosError
-from pose_ros.node_params import all_params, check_value, node_config, tf_child_frame
+from pose_ros.ros.node_params import all_params, check_value, node_config, tf_child_frame
 
 ROOT = Path(__file__).resolve().parents[1]
 

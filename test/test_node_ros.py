@@ -53,7 +53,7 @@ from visualization_msgs.msg import MarkerArray  # noqa: E402
 from pose_ros.errors import PoseRosError  # noqa: E402
 from pose_ros.io.image_codec import compressed_fields, image_fields  # noqa: E402
 from pose_ros.models import store  # noqa: E402
-from pose_ros.node import PoseNode  # noqa: E402
+from pose_ros.ros.node import PoseNode  # noqa: E402
 from pose_ros.skeleton import COCO17, HAND21  # noqa: E402
 
 FRAME_ID = "camera_color_optical_frame"

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pose_ros
-from pose_ros.msgdefs import MESSAGE_NAMES
+from pose_ros.ros.msgdefs import MESSAGE_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 

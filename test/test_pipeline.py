@@ -189,7 +189,7 @@ def test_blazepose33_topology_and_2d_only():
 
 
 def camera_info(fx_px: float, width: int = 640, height: int = 360):
-    from pose_ros.msgdefs import typestore
+    from pose_ros.ros.msgdefs import typestore
     types = typestore().types
     k = np.array([fx_px, 0, width / 2, 0, fx_px, height / 2, 0, 0, 1], np.float64)
     return types["sensor_msgs/msg/CameraInfo"](

@@ -10,7 +10,7 @@ from rosbags.highlevel import AnyReader
 
 from pose_ros.errors import PoseRosError
 from pose_ros.io.recording import BagRecorder, recover_bag, salvage_mcap
-from pose_ros.msgdefs import typestore
+from pose_ros.ros.msgdefs import typestore
 
 TS = typestore()
 T0 = 1_700_000_000_000_000_000

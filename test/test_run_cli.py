@@ -177,7 +177,8 @@ def test_ctrl_c_while_torch_loads_is_one_line(tmp_path, photo):
 
 def test_unexpected_error_is_one_line_naming_a_bug(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-c", "import sys; from pose_ros import cli, run_command;"
+        [sys.executable, "-c", "import sys; from pose_ros import cli; "
+         "from pose_ros.tools import run_command;"
          "run_command.run = lambda args: 1 / 0; sys.exit(cli.main(['run', '--demo']))"],
         capture_output=True, text=True, timeout=120, cwd=REPO)
     one_line(done, 70, "internal error: ZeroDivisionError", "POSE_ROS_TRACEBACK=1")

@@ -19,8 +19,8 @@ from pose_ros.io.sinks import (
     TOPIC_MARKERS,
     TOPIC_SKELETONS,
 )
-from pose_ros.msgdefs import typestore
-from pose_ros.run_command import add_arguments, execute, run
+from pose_ros.ros.msgdefs import typestore
+from pose_ros.tools.run_command import add_arguments, execute, run
 
 pytest.importorskip("skimage", reason="scikit-image (test extra) ships the test photograph")
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (test extra) validates JSONL")

@@ -27,8 +27,8 @@ from pose_ros.io.sinks import (
 )
 from pose_ros.io.sources import BadFrame
 from pose_ros.io.video import count_frames
-from pose_ros.msgdefs import typestore
 from pose_ros.person import DepthSource, FramePoses, Person
+from pose_ros.ros.msgdefs import typestore
 from pose_ros.skeleton import COCO17
 
 jsonschema = pytest.importorskip("jsonschema", reason="jsonschema (test extra) validates JSONL")

@@ -18,7 +18,7 @@ from pose_ros.io.sources import (
     numbered_frames,
     open_source,
 )
-from pose_ros.msgdefs import typestore
+from pose_ros.ros.msgdefs import typestore
 
 skimage_data = pytest.importorskip("skimage.data", reason="scikit-image (test extra) is needed")
 TS = typestore()

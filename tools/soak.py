@@ -31,9 +31,9 @@ from pose_ros.io import image_codec  # noqa: E402
 from pose_ros.io.demo import demo_frames  # noqa: E402
 from pose_ros.io.sinks import Sinks, output_paths  # noqa: E402
 from pose_ros.io.sources import BadFrame, Frame  # noqa: E402
-from pose_ros.msgdefs import typestore  # noqa: E402
 from pose_ros.pipeline import PipelineConfig, PoseEstimator  # noqa: E402
-from pose_ros.runner import RunStats, process  # noqa: E402
+from pose_ros.ros.msgdefs import typestore  # noqa: E402
+from pose_ros.tools.runner import RunStats, process  # noqa: E402
 
 FPS = 30.0
 

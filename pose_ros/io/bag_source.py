@@ -27,7 +27,7 @@ from rosbags.highlevel import AnyReader
 from pose_ros.errors import PoseRosError
 from pose_ros.io import image_codec
 from pose_ros.io.sources import DEFAULT_FRAME_ID, BadFrame, Frame, Source
-from pose_ros.msgdefs import typestore
+from pose_ros.ros.msgdefs import typestore
 
 log = logging.getLogger(__name__)
 

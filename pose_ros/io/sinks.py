@@ -26,17 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from pose_ros.cue_messages import cues_array_msg
 from pose_ros.errors import PoseRosError
 from pose_ros.io.cues_record import CUES_JSON_SCHEMA, cues_record
 from pose_ros.io.image_codec import compressed_fields, image_fields
 from pose_ros.io.recording import BagRecorder
 from pose_ros.io.sources import BadFrame
 from pose_ros.io.video import FragmentedMp4Writer
-from pose_ros.markers import MarkerStyle, marker_array_msg
-from pose_ros.messages import RosbagsFactory, header_msg, skeleton_array_msg
-from pose_ros.msgdefs import typestore
 from pose_ros.person import DepthSource, FramePoses
+from pose_ros.ros.cue_messages import cues_array_msg
+from pose_ros.ros.markers import MarkerStyle, marker_array_msg
+from pose_ros.ros.messages import RosbagsFactory, header_msg, skeleton_array_msg
+from pose_ros.ros.msgdefs import typestore
 
 JSONL_NAME, VIDEO_NAME, BAG_NAME = "poses.jsonl", "annotated.mp4", "poses"
 TOPIC_SKELETONS, TOPIC_MARKERS, TOPIC_IMAGE = (

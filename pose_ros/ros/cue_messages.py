@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from pose_ros.messages import MessageFactory, header_msg, point_msg
 from pose_ros.person import FramePoses, Hand, Person
+from pose_ros.ros.messages import MessageFactory, header_msg, point_msg
 from pose_ros.skeleton import HAND21
 
 EVENT_CODES = {"start": 1, "stop": 2}

@@ -43,21 +43,21 @@ try:  # Iron and later
 except ImportError:  # Humble
     from rclpy.qos_event import SubscriptionEventCallbacks
 
-from pose_ros.cue_messages import cues_array_msg
-from pose_ros.depth_pairing import DepthPairer, Pair
-from pose_ros.diagnostics import HealthMonitor, diagnostic_array_msg
 from pose_ros.draw import draw_people
 from pose_ros.errors import PoseRosError
-from pose_ros.hri_publisher import HriPublisher
 from pose_ros.input_policy import InputPolicy
 from pose_ros.io.image_codec import decode_bgr, decode_depth, image_fields
-from pose_ros.latest import LatestSlot
-from pose_ros.markers import MarkerStyle, marker_array_msg
-from pose_ros.messages import RosFactory, header_msg, skeleton_array_msg
 from pose_ros.msg import CuesArray, SkeletonArray
-from pose_ros.node_params import ParamSpec, all_params, check_value, node_config, tf_child_frame
 from pose_ros.person import FramePoses
 from pose_ros.pipeline import PoseEstimator
+from pose_ros.ros.cue_messages import cues_array_msg
+from pose_ros.ros.depth_pairing import DepthPairer, Pair
+from pose_ros.ros.diagnostics import HealthMonitor, diagnostic_array_msg
+from pose_ros.ros.hri_publisher import HriPublisher
+from pose_ros.ros.latest import LatestSlot
+from pose_ros.ros.markers import MarkerStyle, marker_array_msg
+from pose_ros.ros.messages import RosFactory, header_msg, skeleton_array_msg
+from pose_ros.ros.node_params import ParamSpec, all_params, check_value, node_config, tf_child_frame
 
 PAIRING_POLL_S = 0.05
 
@@ -124,7 +124,7 @@ class PoseNode(Node):
         library_log = logging.getLogger("pose_ros")
         library_log.setLevel(logging.INFO)
         library_log.addHandler(self._log_handler)
-        policy_log = logging.getLogger(f"pose_ros.node.{id(self)}")
+        policy_log = logging.getLogger(f"pose_ros.ros.node.{id(self)}")
         policy_log.propagate = False
         policy_log.addHandler(self._log_handler)
         try:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from pose_ros.messages import MessageFactory, header_msg, point_msg
 from pose_ros.person import DepthSource, FramePoses, Person
+from pose_ros.ros.messages import MessageFactory, header_msg, point_msg
 from pose_ros.skeleton import SIDE_COLOURS_RGB, Topology, get_topology
 
 MARKER = "visualization_msgs/msg/Marker"

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from pose_ros.messages import MessageFactory, header_msg
 from pose_ros.person import DepthSource, FramePoses, Person
+from pose_ros.ros.messages import MessageFactory, header_msg
 from pose_ros.skeleton import Topology, get_topology
 
 # hri_msgs/Skeleton2D's constants, in order (NECK = 1 is derived)

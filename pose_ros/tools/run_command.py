@@ -28,9 +28,9 @@ from pose_ros.pipeline import (
     add_detection_arguments,
     add_runtime_arguments,
 )
-from pose_ros.runner import RunStats, first_frame, process
 from pose_ros.stage3d import POSE3D_SOURCES
 from pose_ros.stopping import STOP
+from pose_ros.tools.runner import RunStats, first_frame, process
 
 log = logging.getLogger(__name__)
 

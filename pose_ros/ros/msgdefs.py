@@ -24,11 +24,11 @@ def msg_dir() -> Path:
     Looked up in the source tree (checkout or editable install), then in <prefix>/share/pose_ros/msg
     where both `pip install` (data_files) and a ROS 2 build (rosidl) put them.
     """
-    here = Path(__file__).resolve().parent
-    candidates = [here.parent / "msg", Path(sys.prefix) / "share" / PACKAGE / "msg"]
-    # ROS install: <prefix>/lib/pythonX.Y/site-packages/pose_ros/msgdefs.py
-    if len(here.parents) > 3:
-        candidates.append(here.parents[3] / "share" / PACKAGE / "msg")
+    package = Path(__file__).resolve().parents[1]     # the pose_ros folder
+    candidates = [package.parent / "msg", Path(sys.prefix) / "share" / PACKAGE / "msg"]
+    # ROS install: <prefix>/lib/pythonX.Y/site-packages/pose_ros/ros/msgdefs.py
+    if len(package.parents) > 3:
+        candidates.append(package.parents[3] / "share" / PACKAGE / "msg")
     for path in candidates:
         if all((path / f"{name}.msg").is_file() for name in MESSAGE_NAMES):
             return path

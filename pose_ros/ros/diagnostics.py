@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from pose_ros.messages import MessageFactory, header_msg
+from pose_ros.ros.messages import MessageFactory, header_msg
 
 OK, WARN, ERROR = 0, 1, 2  # diagnostic_msgs/DiagnosticStatus levels
 

@@ -69,14 +69,14 @@ class MessageBuilder:
     """What the node publishes per frame, built with rosbags' classes for our msg/ types."""
 
     def __init__(self) -> None:
-        from pose_ros.messages import RosbagsFactory
-        from pose_ros.msgdefs import typestore
+        from pose_ros.ros.messages import RosbagsFactory
+        from pose_ros.ros.msgdefs import typestore
 
         self.factory = RosbagsFactory(typestore())
 
     def __call__(self, poses) -> tuple:
-        from pose_ros.markers import marker_array_msg
-        from pose_ros.messages import skeleton_array_msg
+        from pose_ros.ros.markers import marker_array_msg
+        from pose_ros.ros.messages import skeleton_array_msg
 
         return skeleton_array_msg(self.factory, poses), marker_array_msg(self.factory, poses)
 
@@ -104,7 +104,7 @@ class _Run:
 
     def frame(self, frame: Frame, decode_ms: float, decode_cpu_ms: float,
               messages: MessageBuilder):
-        from pose_ros.runner import frame_poses
+        from pose_ros.tools.runner import frame_poses
 
         cpu = time.process_time()
         people_now = self.estimator(frame.image_bgr, frame.stamp_s, camera=frame.camera_info,
@@ -137,8 +137,8 @@ def benchmark(frames: Iterator[Frame], estimator: PoseEstimator | list[PoseEstim
     """
     from tqdm import tqdm
 
-    from pose_ros.bench_reference import keypoint_differences
-    from pose_ros.runner import frame_poses
+    from pose_ros.tools.bench_reference import keypoint_differences
+    from pose_ros.tools.runner import frame_poses
 
     runs = [_Run(e) for e in (estimator if isinstance(estimator, list) else [estimator])]
     messages = MessageBuilder()
@@ -322,7 +322,7 @@ def _source_opener(args: argparse.Namespace) -> Callable[[], Source]:
 
 def execute(args: argparse.Namespace, out=None) -> dict:
     """The whole `pose-ros bench`; raises PoseRosError on bad input. Returns the report."""
-    from pose_ros.run_command import config_from_args
+    from pose_ros.tools.run_command import config_from_args
 
     out = out or sys.stdout
 
@@ -335,7 +335,7 @@ def execute(args: argparse.Namespace, out=None) -> dict:
         checks.check_output_file(Path(args.profile), "--profile")
     reference = None
     if args.reference == "mediapipe":
-        from pose_ros.bench_reference import open_reference
+        from pose_ros.tools.bench_reference import open_reference
         # fails first, with the install hint; smoothing follows ours so keypoints compare
         reference = open_reference(args.reference_python, smooth_landmarks=args.smoothing)
     try:

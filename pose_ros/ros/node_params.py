@@ -13,9 +13,9 @@ from typing import Any
 
 from pose_ros.camera import DEFAULT_HFOV_DEG
 from pose_ros.errors import PoseRosError
-from pose_ros.markers import MarkerStyle
 from pose_ros.models.backends import BACKENDS
 from pose_ros.pipeline import PipelineConfig
+from pose_ros.ros.markers import MarkerStyle
 
 
 @dataclass(frozen=True)

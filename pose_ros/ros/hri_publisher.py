@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pose_ros.hri import HriIds, body_transform_msg, ids_list_msg, roi_msg, skeleton2d_msg
 from pose_ros.person import FramePoses
+from pose_ros.ros.hri import HriIds, body_transform_msg, ids_list_msg, roi_msg, skeleton2d_msg
 
 TRACKED_TOPIC = "/humans/bodies/tracked"
 HRI_TYPES = {"tracked": "hri_msgs/msg/IdsList", "roi": "hri_msgs/msg/NormalizedRegionOfInterest2D",
