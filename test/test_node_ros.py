@@ -429,8 +429,12 @@ def test_diagnostics_turn_error_when_every_frame_fails(rig, photo_bgr):
 
 
 def test_zero_stamps_still_publish_with_a_warning(rig, photo_bgr):
+    # Frames of earlier images may still arrive (a loaded machine): skip their stamps.
+    earlier = set(rig.sent)
     after = len(rig.got("skeletons"))
-    frame = rig.feed_until(lambda: rig.people_frame(after), photo_bgr, zero_stamp=True)
+    frame = rig.feed_until(lambda: next((m for m in rig.got("skeletons")[after:] if m.skeletons
+                                         and stamp_key(m.header) not in earlier), None),
+                           photo_bgr, zero_stamp=True)
     assert frame is not None, f"no people from zero-stamped images; node log: {rig.logs()}"
     assert (frame.header.stamp.sec, frame.header.stamp.nanosec) == (0, 0)   # the image's own
     assert any("image stamp is zero" in m and "arrival time" in m
@@ -551,10 +555,10 @@ def test_depth_places_the_person_and_unpaired_depth_is_explained(context, photo_
         assert diag is not None, "diagnostics do not say why depth does not pair"
 
         # Depth of another size is dropped with a warning.
-        after = len(rig.got("skeletons"))
-        rig.feed_until(lambda: rig.people_frame(after), photo_bgr, depth_m=2.0,
-                       depth_shape=(240, 320))
-        assert any("depth image is 320x240" in m for m in rig.logs(Log.WARN)), rig.logs()
+        said = rig.feed_until(lambda: [m for m in rig.logs(Log.WARN)
+                                       if "depth image is 320x240" in m], photo_bgr,
+                              depth_m=2.0, depth_shape=(240, 320))
+        assert said, rig.logs()
     finally:
         rig.close()
 
@@ -668,8 +672,10 @@ def test_model_download_is_logged_with_its_size(context, tmp_path, monkeypatch):
     monkeypatch.setattr(store, "download_wheel", lambda dest: wheel)
     rig = Rig(context, "/pose_test_download")
     try:
-        lines = rig.wait(lambda: [m for m in rig.logs(Log.INFO) if "mediapipe==0.10.14" in m
-                                  or m.startswith("downloaded")], timeout_s=10)
+        rig.wait(lambda: any(m.startswith("downloaded") for m in rig.logs(Log.INFO)),
+                 timeout_s=30)
+        lines = [m for m in rig.logs(Log.INFO)
+                 if "mediapipe==0.10.14" in m or m.startswith("downloaded")]
         assert any(f"{store.WHEEL_SIZE_MB:.1f} MB wheel" in m for m in lines), rig.logs()
         assert any(m.startswith("downloaded") and "pose_detection.tflite" in m for m in lines)
     finally:
