@@ -126,7 +126,7 @@ class PipelineConfig:
     tile_every_n_frames: int = 10
     skeleton: str = "coco17"
     enable_3d: bool = True
-    pose3d: str = "world"
+    pose3d: str = "fused"
     lifter_receptive_field: int = 27
     smoothing: bool = True
     smoothing_min_cutoff_hz: float = 1.0

@@ -217,7 +217,8 @@ def people_of(estimator, policy, camera_info):
 def test_without_intrinsics_the_guess_places_the_person(estimator):
     person = people_of(estimator, InputPolicy(), None)
     assert person.depth_source == DepthSource.MONOCULAR
-    assert 0.5 < person.root_camera_m[2] < 20
+    # the astronaut portrait (shoulders ~300 of 512 px) at a 69-degree guess: about 0.5 m away
+    assert 0.3 < person.root_camera_m[2] < 20
 
 
 def test_without_intrinsics_and_without_a_guess_3d_is_pelvis_relative(estimator):

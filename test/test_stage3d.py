@@ -152,7 +152,8 @@ def test_fused_source_feeds_2d_and_world_landmarks_to_the_lifter(tmp_path):
         Stage3D(PipelineConfig(device="cpu", pose3d="lifter", lifter_model=str(weights)), "cpu")
 
 
-def test_fused_without_fused_weights_is_one_clear_error(tmp_path):
+def test_fused_without_fused_weights_is_one_clear_error(monkeypatch):
+    monkeypatch.setattr(lifter_module, "SHIPPED_FUSED", {})      # an install without them
     with pytest.raises(PoseRosError, match="no fused lifter weights are installed"):
         Stage3D(PipelineConfig(device="cpu", pose3d="fused"), "cpu")
     with pytest.raises(PoseRosError, match="2D-only lifter"):
@@ -161,10 +162,27 @@ def test_fused_without_fused_weights_is_one_clear_error(tmp_path):
         PipelineConfig(pose3d="both")
 
 
-def test_cli_fused_without_weights_one_error_line(tmp_path):
+def test_shipped_fused_weights_on_the_demo_give_a_human_body(tmp_path):
+    """`pose-ros run --demo --pose3d fused` with the shipped fused weights: every frame has a
+    person in front of the camera whose thighs, shins and trunk have an adult's lengths."""
+    import json
+
+    assert lifter_module.SHIPPED_FUSED[27].exists()
     out = subprocess.run([sys.executable, "-m", "pose_ros.cli", "run", "--demo", "--pose3d",
-                          "fused", "--out", str(tmp_path / "out"), "--quiet", "--device", "cpu"],
-                         capture_output=True, text=True, timeout=120)
-    err = out.stderr.strip().splitlines()
-    assert out.returncode == 1 and len(err) == 1, out.stderr
-    assert "no fused lifter weights are installed" in err[0]
+                          "fused", "--out", str(tmp_path / "out"), "--quiet", "--device", "cpu",
+                          "--max-frames", "20"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    frames = [json.loads(line) for line in (tmp_path / "out" / "poses.jsonl").open()]
+    assert len(frames) == 20 and all(len(f["people"]) == 1 for f in frames)
+    i = frames[0]["keypoint_names"].index
+    for frame in frames:
+        p = np.asarray(frame["people"][0]["keypoints_3d"], float)[:, :3]
+        assert p[:, 2].min() > 0.3                                   # in front of the camera
+        for side in ("left", "right"):
+            thigh = np.linalg.norm(p[i(f"{side}_hip")] - p[i(f"{side}_knee")])
+            shin = np.linalg.norm(p[i(f"{side}_knee")] - p[i(f"{side}_ankle")])
+            assert 0.3 < thigh < 0.6 and 0.3 < shin < 0.6, (thigh, shin)
+        trunk = np.linalg.norm(p[[i("left_shoulder"), i("right_shoulder")]].mean(0)
+                               - p[[i("left_hip"), i("right_hip")]].mean(0))
+        assert 0.25 < trunk < 0.7, trunk     # the demo photo shows the body to the waist
