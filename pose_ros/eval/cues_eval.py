@@ -3,7 +3,8 @@
 Each clip goes through what the pipeline does after the 2D network: the points are projected
 by the virtual camera with detector-like 2D errors (noise growing with the person's size in the
 image, a per-clip bias, scores of 0.6-1, low scores out of view); the 3D comes from the source
-the pipeline uses (`pose3d`, stage3d.py): `world` (the default) = BlazePose-world-landmark-like
+the pipeline uses (`pose3d`, stage3d.py): `world` (this command's default; the pipeline's default,
+`fused`, is not simulated here) = BlazePose-world-landmark-like
 joints simulated from the true ones (train/world_sim.py: BlazePose's body proportions, jitter
 growing as the person shrinks in the image, per-clip depth errors, limbs mirrored in depth and
 left/right swaps for stretches), turned onto the camera axes from the 2D pelvis and smoothed by
@@ -279,8 +280,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("validation", "test", "all"), default="test",
                         help="subjects scored (validation tunes thresholds; test is reported)")
     parser.add_argument("--pose3d", choices=("world", "lifter"), default="world",
-                        help="3D source, as the pipeline's pose3d (default: world, the "
-                             "pipeline's default)")
+                        help="3D source, as the pipeline's pose3d (default: world; the "
+                             "pipeline's default, fused, is not simulated here)")
     parser.add_argument("--noise-2d", choices=tuple(NOISE_2D), default="measured",
                         help="2D keypoint noise: measured on real clips (default) or the first "
                              "protocol's stronger one")
