@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from contextlib import nullcontext
@@ -165,8 +166,6 @@ def test_fused_without_fused_weights_is_one_clear_error(monkeypatch):
 def test_shipped_fused_weights_on_the_demo_give_a_human_body(tmp_path):
     """`pose-ros run --demo --pose3d fused` with the shipped fused weights: every frame has a
     person in front of the camera whose thighs, shins and trunk have an adult's lengths."""
-    import json
-
     assert lifter_module.SHIPPED_FUSED[27].exists()
     out = subprocess.run([sys.executable, "-m", "pose_ros.cli", "run", "--demo", "--pose3d",
                           "fused", "--out", str(tmp_path / "out"), "--quiet", "--device", "cpu",
