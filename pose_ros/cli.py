@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         from pose_ros.errors import PoseRosError
 
         argv = sys.argv[1:] if argv is None else argv
-        parser = build_parser(command_of(argv))
+        with STOP.deferred():                 # imports load native code (stopping.py says why)
+            parser = build_parser(command_of(argv))
+        STOP.raise_if_requested()
         args = parser.parse_args(argv)
         if not hasattr(args, "func"):
             parser.print_help()

@@ -2,11 +2,15 @@
 
 `timeout`, `docker stop`, systemd and CI cancellation send SIGTERM; a user presses Ctrl-C
 (SIGINT). Both are handled alike: outside a `deferred()` block the signal raises `Interrupted`
-(a KeyboardInterrupt, so every existing `except KeyboardInterrupt` applies) at once, which is
-right during start-up where nothing is written yet; inside it, while outputs are open, the
-first signal only sets `requested`, the runner finishes the frame in hand, closes its writers
-and then raises. A second signal raises at once. The exit status is 128 + the signal number
-(130 for SIGINT, 143 for SIGTERM), as a shell reports a process killed by it.
+(a KeyboardInterrupt, so every existing `except KeyboardInterrupt` applies) at once. Inside it
+the first signal only sets `requested` and the code raises at its next safe point: the runner
+after the frame in hand, once its writers are closed; start-up after its imports and model
+loading, because an exception raised in Python code that native code called (torch's import
+runs some under pybind11) aborts the process instead ("terminate called after throwing an
+instance of 'pybind11::error_already_set'", seen once in 20 stops during start-up here).
+`immediate()` reopens a safe wait inside it (the model download). A second signal raises at
+once. The exit status is 128 + the signal number (130 for SIGINT, 143 for SIGTERM), as a shell
+reports a process killed by it.
 """
 
 from __future__ import annotations
@@ -57,6 +61,17 @@ class StopSignals:
             yield self
         finally:
             self._deferring -= 1
+
+    @contextmanager
+    def immediate(self) -> Iterator[StopSignals]:
+        """Inside a deferred() block, around a wait that is safe to interrupt (a subprocess):
+        signals raise at once again, and one that came before raises on entry."""
+        self.raise_if_requested()
+        saved, self._deferring = self._deferring, 0
+        try:
+            yield self
+        finally:
+            self._deferring = saved
 
     def raise_if_requested(self) -> None:
         if self.requested is not None:

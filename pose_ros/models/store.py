@@ -25,6 +25,7 @@ from pathlib import Path
 import platformdirs
 
 from pose_ros.errors import PoseRosError
+from pose_ros.stopping import STOP
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,8 @@ def download_wheel(dest: Path) -> Path:
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
            "--no-input", *WHEEL_PLATFORM, "-d", str(dest), WHEEL_REQUIREMENT]
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        with STOP.immediate():           # a stop kills pip and raises (start-up defers)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise ModelStoreError(f"could not run `{' '.join(cmd)}`: {exc}") from exc
     wheels = sorted(dest.glob("mediapipe-*.whl"))

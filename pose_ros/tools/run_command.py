@@ -138,13 +138,14 @@ def execute(args: argparse.Namespace, out=sys.stdout,
     stats = RunStats()
     writing = False
     try:
-        with _open(args) as source:
+        with STOP.deferred(), _open(args) as source:    # start-up too: stopping.py says why
             policy = InputPolicy(assumed_hfov_deg=args.assumed_hfov,
                                  zero_start=source.zero_start)
             first, frames = first_frame(source, strict)
             if estimator is None:
                 estimator = PoseEstimator(config)
             estimator.reset()
+            STOP.raise_if_requested()           # before --force moves earlier outputs aside
             prepare_outputs(paths, force=args.force)
             if args.max_frames is not None:
                 frames = itertools.islice(frames, args.max_frames)
@@ -153,10 +154,9 @@ def execute(args: argparse.Namespace, out=sys.stdout,
                 total = min(total, args.max_frames)
             print(f"source: {source.description}", file=out)
             topology = estimator.topology
-            with STOP.deferred(), Sinks(paths, fps=source.fps, mcap_images=args.mcap_images,
-                                        skeleton=topology.name,
-                                        keypoint_names=topology.keypoint_names,
-                                        cues=estimator.config.enable_cues) as sinks:
+            with Sinks(paths, fps=source.fps, mcap_images=args.mcap_images,
+                       skeleton=topology.name, keypoint_names=topology.keypoint_names,
+                       cues=estimator.config.enable_cues) as sinks:
                 writing = True
                 results = process(frames, estimator, sinks, stats, policy=policy,
                                   fps=source.fps, stills=source.stills, strict=strict)
