@@ -141,6 +141,47 @@ def test_engine_hand_swept_above_the_shoulder_is_not_raised():
         assert starts == ([] if moving else ["left"])
 
 
+def starts(frames, cue: str) -> list[str]:
+    """Sides of the `cue` start events when the engine sees `frames` (observations)."""
+    engine = CueEngine()
+    out = []
+    for obs in frames:
+        (cues,) = engine.update([obs])
+        out += [e.side for e in cues.events if e.name == cue and e.kind == "start"]
+    return out
+
+
+def right_arm(a: float) -> np.ndarray:
+    """A straight right arm swung in the image plane by `a` radians about straight up."""
+    return np.array([-np.sin(a), -np.cos(a), 0.0])
+
+
+def test_engine_raised_hand_is_above_the_head_with_the_other_hand_still():
+    """The left wrist held 0.15 m above the shoulder (0.3 torso lengths) is not raised, 0.4 m
+    above (0.8) is; with the right arm swinging as a dancer's (1 Hz, +-60 degrees) it is not."""
+    t = np.arange(60) / FPS
+    assert starts([person(left_wrist_up=-0.2, stamp_s=s) for s in t], "hand_raised") == []
+    assert starts([person(left_wrist_up=0.05, stamp_s=s) for s in t], "hand_raised") == ["left"]
+    dancing = [person(left_wrist_up=0.05, stamp_s=s,
+                      point_right=right_arm(np.pi - 1.0 * np.sin(2 * np.pi * s))) for s in t]
+    assert starts(dancing, "hand_raised") == []
+
+
+@pytest.mark.parametrize("right", ["hanging", "waving", "sweeping"])
+def test_engine_wave_with_the_other_hand_still_or_waving_too(right):
+    """The left hand waves at 2 Hz. It counts while the right arm hangs still or waves too
+    (both hands), not while the right arm sweeps around unlike a wave (0.4 Hz, +-80 degrees)."""
+    t = np.arange(75) / FPS
+    arms = {"hanging": lambda s: right_arm(np.pi),
+            "waving": lambda s: right_arm(0.6 * np.sin(2 * np.pi * 2 * s)),
+            "sweeping": lambda s: right_arm(np.pi / 2 + 1.4 * np.sin(2 * np.pi * 0.4 * s))}
+    frames = [person(left_wrist_up=0.05, left_wrist_out=0.15 * np.sin(2 * np.pi * 2 * s),
+                     point_right=arms[right](s), stamp_s=s) for s in t]
+    found = starts(frames, "waving")
+    assert {"hanging": ["left"], "waving": ["left", "right"], "sweeping": []}[right] == \
+        sorted(found)
+
+
 def test_pointing_ray_hits_the_floor_where_the_arm_points():
     """Right arm straight toward a floor point: the ray from the eyes through the fingertip
     lands near it (the eye is not on the shoulder's line, so not exactly on it)."""
@@ -205,3 +246,29 @@ def test_protocol_raised_labels_need_a_held_hand(walk_take):
     assert seg.start_s == pytest.approx(t[np.argmax(t * 3 - 1 > 0)]) and seg.end_s == t[-1]
     assert [protocol.split_of(f"{n}.bvh") for n in ("05_06", "05_07", "14_01", "16_15")] == [
         "validation", "test", "validation", "test"]
+
+
+@pytest.mark.parametrize("pose3d", ["world", "lifter", "fused"])
+def test_eval_observations_from_each_3d_source(walk_take, pose3d):
+    """eval-cues gives the cue engine each pose3d source's 3D: on a raise clip the raised wrist
+    is above its shoulder (camera y down) and the hanging one below, while the hand is held."""
+    from pose_ros.eval import cues_protocol as protocol
+    from pose_ros.eval.cues_eval import observations
+    from pose_ros.models.lifter import Lifter
+
+    rng = np.random.default_rng(3)
+    pose = protocol.standing_pose(walk_take[protocol.standing_poses(walk_take)[0]])
+    clip = protocol.gesture_clip(rng, pose, "raise", "left", "r", "test")
+    lifter = None if pose3d == "world" else Lifter.load(
+        None, kind="fused" if pose3d == "fused" else "2d")
+    (frames,) = observations([clip], lifter, seed=0)
+    (seg,) = clip.labels
+    held = [o for o in frames[int(seg.start_s * FPS) + 20:int(seg.end_s * FPS) - 5]
+            if o is not None]
+    assert len(held) >= 20
+    idx = H36M17.index
+    j = np.stack([o.joints_m for o in held])
+    assert np.isfinite(j).all()
+    raised = j[:, idx("left_shoulder"), 1] - j[:, idx("left_wrist"), 1]
+    hanging = j[:, idx("right_shoulder"), 1] - j[:, idx("right_wrist"), 1]
+    assert np.median(raised) > 0.2 and np.median(hanging) < -0.2, (raised, hanging)

@@ -3,16 +3,16 @@
 Each clip goes through what the pipeline does after the 2D network: the points are projected
 by the virtual camera with detector-like 2D errors (noise growing with the person's size in the
 image, a per-clip bias, scores of 0.6-1, low scores out of view); the 3D comes from the source
-the pipeline uses (`pose3d`, stage3d.py): `world` (this command's default; the pipeline's default,
-`fused`, is not simulated here) = BlazePose-world-landmark-like
-joints simulated from the true ones (train/world_sim.py: BlazePose's body proportions, jitter
-growing as the person shrinks in the image, per-clip depth errors, limbs mirrored in depth and
-left/right swaps for stretches), turned onto the camera axes from the 2D pelvis and smoothed by
-the pipeline's world pose filter; `lifter` = the shipped lifter on the COCO-17 subset, frame by
-frame (streaming). The root is placed from the intrinsics, and the CueEngine runs on the raw
-BlazePose-order 2D plus that 3D. No hand keypoints exist in
-mocap: palm and thumbs-up are not measured here. A person out of view (under half the body
-joints in the image) ends the track; coming back starts a new one.
+the pipeline uses (`pose3d`, stage3d.py), from BlazePose-world-landmark-like joints simulated
+from the true ones (train/world_sim.py: BlazePose's body proportions, jitter growing as the
+person shrinks in the image, per-clip depth errors, limbs mirrored in depth and left/right
+swaps for stretches): `fused` (the default, as in the pipeline) = the shipped fused lifter fed
+the 2D and those landmarks, frame by frame (streaming); `world` = the landmarks turned onto
+the camera axes from the 2D pelvis and smoothed by the pipeline's world pose filter; `lifter`
+= the shipped 2D lifter on the COCO-17 subset, streaming. The root is placed from the
+intrinsics, and the CueEngine runs on the raw BlazePose-order 2D plus that 3D. No hand
+keypoints exist in mocap: palm and thumbs-up are not measured here. A person out of view
+(under half the body joints in the image) ends the track; coming back starts a new one.
 
 Scores: a labelled segment counts when the true wrist is in the image for at least half of it
 (segments_out_of_view: those that do not; a raised hand leaves the view at about 1 m). It is
@@ -47,7 +47,7 @@ from pose_ros.skeleton import (
     H36M17,
     lifter_inputs_from_coco17,
 )
-from pose_ros.stage3d import WORLD_POSE_FILTER
+from pose_ros.stage3d import POSE3D_SOURCES, WORLD_POSE_FILTER
 from pose_ros.train import world_sim
 
 CUES = ("hand_raised", "waving", "pointing")
@@ -106,15 +106,19 @@ def detector_2d(rng: np.random.Generator, clip: Clip,
     return np.concatenate([np.nan_to_num(xy), score[..., None]], axis=-1), tracked
 
 
-def world_3d(rng: np.random.Generator, clip: Clip, obs2d: np.ndarray,
-             intr: CameraIntrinsics) -> np.ndarray:
-    """(F, 17, 3) what pose3d=world gives before its filter: simulated world landmarks turned
-    onto the camera axes from the 2D pelvis (stage3d.Stage3D.relative)."""
+def world_landmarks(rng: np.random.Generator, clip: Clip) -> np.ndarray:
+    """(F, 17, 3) simulated BlazePose world landmarks: metres, pelvis-centred, in the axes of
+    the crop's ray (what skeleton.lifter_world_from_blazepose33 gives the 3D stage)."""
     cam = (clip.joints_w - clip.centre) @ clip.rotation.T
-    ray = world_sim.simulate(rng, cam[None], project(clip)[1][None])[0].astype(np.float64)
+    return world_sim.simulate(rng, cam[None], project(clip)[1][None])[0].astype(np.float64)
+
+
+def world_3d(world: np.ndarray, obs2d: np.ndarray, intr: CameraIntrinsics) -> np.ndarray:
+    """(F, 17, 3) what pose3d=world gives before its filter: the world landmarks turned onto
+    the camera axes from the 2D pelvis (stage3d.Stage3D.relative)."""
     coco = np.stack([lifter_inputs_from_coco17(k[BLAZEPOSE33_TO_COCO17]) for k in obs2d])
     pelvis = intr.normalized(coco[:, H36M17.index("pelvis"), :2])
-    return normalize_world(ray, pelvis).astype(np.float64)
+    return normalize_world(world, pelvis).astype(np.float64)
 
 
 @dataclass
@@ -129,15 +133,17 @@ class ClipResult:
 def observations(clips: list[Clip], lifter, seed: int = 0,
                  noise: str = "measured") -> list[list[BodyObservation | None]]:
     """Per clip and frame, what the cue engine gets from the pipeline (None: not tracked): 2D
-    errors, the 3D source, placement. lifter: a Lifter (pose3d lifter; batched over clips frame
-    by frame) or None (pose3d world). The track id goes up after each loss."""
+    errors, the 3D source, placement. lifter: a Lifter (pose3d lifter or, with fused weights,
+    fused; batched over clips frame by frame) or None (pose3d world). The track id goes up
+    after each loss."""
     rng = np.random.default_rng(seed + 1)
     obs2d = [detector_2d(rng, c, noise) for c in clips]
     intr = [CameraIntrinsics(c.fx, c.fx, IMAGE_SIZE[0] / 2, IMAGE_SIZE[1] / 2, *IMAGE_SIZE)
             for c in clips]
+    landmarks = None if lifter is not None and not lifter.uses_world else [
+        world_landmarks(np.random.default_rng([seed, k]), c) for k, c in enumerate(clips)]
     world = None if lifter is not None else [
-        world_3d(np.random.default_rng([seed, k]), c, o[0], i)
-        for k, (c, o, i) in enumerate(zip(clips, obs2d, intr))]
+        world_3d(w, o[0], i) for w, o, i in zip(landmarks, obs2d, intr)]
     out: list[list[BodyObservation | None]] = [[None] * len(c.points_w) for c in clips]
     streams: list = [None] * len(clips)
     track_ids = [0] * len(clips)
@@ -155,7 +161,9 @@ def observations(clips: list[Clip], lifter, seed: int = 0,
                 track_ids[i] += 1
         inputs = [lifter_inputs_from_coco17(obs2d[i][0][f][BLAZEPOSE33_TO_COCO17]) for i in live]
         if lifter is not None:
-            norm = np.stack([lifter.normalize(x, intr[i]) for x, i in zip(inputs, live)])
+            norm = np.stack([lifter.normalize(x, intr[i], world_m=None if landmarks is None
+                                              else landmarks[i][f])
+                             for x, i in zip(inputs, live)])
             relative = lifter.step([streams[i] for i in live], norm)
         else:
             relative = [world[i][f] for i in live]
@@ -279,9 +287,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="folder with cmu/ and cmu_extra/ BVH takes (../shared/data/mocap)")
     parser.add_argument("--split", choices=("validation", "test", "all"), default="test",
                         help="subjects scored (validation tunes thresholds; test is reported)")
-    parser.add_argument("--pose3d", choices=("world", "lifter"), default="world",
-                        help="3D source, as the pipeline's pose3d (default: world; the "
-                             "pipeline's default, fused, is not simulated here)")
+    parser.add_argument("--pose3d", choices=POSE3D_SOURCES, default="fused",
+                        help="3D source, as the pipeline's pose3d (default: fused, the "
+                             "pipeline's default)")
     parser.add_argument("--noise-2d", choices=tuple(NOISE_2D), default="measured",
                         help="2D keypoint noise: measured on real clips (default) or the first "
                              "protocol's stronger one")
@@ -294,7 +302,8 @@ def run(args: argparse.Namespace) -> int:
 
     clips = [c for c in build(args.mocap, seed=args.seed)
              if args.split == "all" or c.split == args.split]
-    lifter = Lifter.load(None) if args.pose3d == "lifter" else None
+    lifter = None if args.pose3d == "world" else Lifter.load(
+        None, kind="fused" if args.pose3d == "fused" else "2d")
     results = run_clips(clips, lifter, CueParams(), seed=args.seed, noise=args.noise_2d)
     report = {"split": args.split, "seed": args.seed, "pose3d": args.pose3d,
               "noise_2d": args.noise_2d, "clips": len(clips),
