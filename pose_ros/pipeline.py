@@ -107,7 +107,9 @@ class PipelineConfig:
             (cues/engine.py), with debounced start/stop events.
         camera_height_m, camera_pitch_deg: the camera's height above the floor and its downward
             tilt, for pointing targets on the floor; height 0 = unknown (rays only).
-        cue_hold_s: how long a cue must hold before it starts (and be gone before it stops).
+        cue_hold_s: how long a cue must hold before it starts (pointing twice this,
+            hand_raised 0.1 s less, waving on its second reversal); cues stop 0.3 s after
+            they are gone (waving 0.6 s).
     """
 
     device: str = "auto"

@@ -88,7 +88,9 @@ _PIPELINE_DOCS: dict[str, tuple[str, dict]] = {
                         "0 = unknown (rays only)", {"min_value": 0.0, "max_value": 20.0}),
     "camera_pitch_deg": ("camera tilt below the horizon, degrees (with camera_height_m)",
                          {"min_value": -90.0, "max_value": 90.0}),
-    "cue_hold_s": ("how long a cue must hold before it starts (and be gone before it stops)",
+    "cue_hold_s": (("how long a cue must hold before it starts (pointing twice this, hand_raised "
+                    "0.1 s less, waving on its second reversal); cues stop 0.3 s after they are "
+                    "gone (waving 0.6 s)"),
                    {"min_value": 0.0, "max_value": 10.0}),
 }
 
