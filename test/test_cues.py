@@ -182,6 +182,18 @@ def test_engine_wave_with_the_other_hand_still_or_waving_too(right):
         sorted(found)
 
 
+@pytest.mark.parametrize("left_moving", [False, True])
+def test_engine_points_with_the_other_hand_still(left_moving):
+    """The right arm held straight toward the floor ahead points; not while the left hand
+    swings about (1 Hz, 0.3 m), as a dancer's would."""
+    t = np.arange(60) / FPS
+    frames = [person(point_right=np.array([-0.3, 0.6, -0.7]), stamp_s=s,
+                     left_wrist_out=0.3 * np.sin(2 * np.pi * s) if left_moving else 0.0,
+                     left_wrist_up=-0.5 + (0.3 * np.cos(2 * np.pi * s) if left_moving else 0.0))
+              for s in t]
+    assert starts(frames, "pointing") == ([] if left_moving else ["right"])
+
+
 def test_pointing_ray_hits_the_floor_where_the_arm_points():
     """Right arm straight toward a floor point: the ray from the eyes through the fingertip
     lands near it (the eye is not on the shoulder's line, so not exactly on it)."""

@@ -11,7 +11,8 @@ Cues (side "left"/"right" where it applies, the person's own sides):
   reversals of at least `wave_min_swing` torso lengths, spaced as that rate), the other hand
   still or waving too.
 - pointing: arm straight (elbow opened past `point_max_elbow_cos`), lifted between
-  `point_min_elevation_deg` and `point_max_elevation_deg` from hanging, held still; the ray runs
+  `point_min_elevation_deg` and `point_max_elevation_deg` from hanging, held still, the other
+  hand still; the ray runs
   from the head through the index fingertip (3D), with its hit on the floor when the camera's
   pose over the floor is known.
 - open_palm ("stop"): hand model: four fingers and thumb straight, palm to the camera,
@@ -45,7 +46,8 @@ class CueParams:
     lengths/s over 0.6 s (0.4 s lost recall under --noise-2d strong) and 0.25 -> 0.18
     took raised-hand starts in dance from 30 to 1.4 per 10 minutes and in walking from 10 to 0
     at the same recall (1.0), and the wave's recall from 0.96 to 1.0 and latency p50 from 0.63
-    to 0.45 s (README, cues).
+    to 0.45 s; the other hand's stillness took pointing starts in dance from 20 to 5.7 per 10
+    minutes (README, cues).
     """
 
     hold_s: float = 0.15
@@ -55,7 +57,7 @@ class CueParams:
     raise_max_hand_speed: float = 1.0        # torso lengths/s, the 2D wrist about the shoulder
     raise_window_s: float = 0.2
     attention_max_facing_deg: float = 70.0
-    max_other_hand_speed: float = 0.6        # raise and wave: the other hand's speed over
+    max_other_hand_speed: float = 0.6        # raise, wave, point: the other hand's speed over
     other_hand_window_s: float = 0.6         # this window (torso lengths/s) stays under it
     other_hand_still_s: float = 0.5          # for this long
     wave_min_forearm_up: float = 0.25
@@ -244,8 +246,8 @@ class CueTrack:
             speed, elbow_speed = self._speed(obs, side, "wrist"), self._speed(obs, side, "elbow")
             rising = self._speed(obs, side, "wrist", vertical=True)
             other = "right" if side == "left" else "left"
-            # a raised or waving hand is a gesture of one arm (or of both alike): the other
-            # hand is still, or does the same; a dancer's arms move together
+            # a raised, waving or pointing hand is a gesture of one arm (waving: or of both
+            # alike): the other hand is still, or waves too; a dancer's arms move together
             other_still = (obs.stamp_s - self.last_moved.get(other, obs.stamp_s)
                            >= p.other_hand_still_s)
             out[("hand_raised", side)] = float(
@@ -257,7 +259,8 @@ class CueTrack:
                                           and elbow_speed <= p.wave_max_elbow_speed_mps)
             out[("pointing", side)] = float(seen and obs.joints_m is not None
                                             and self._pointing_pose(obs, side)
-                                            and speed <= p.point_max_wrist_speed_mps)
+                                            and speed <= p.point_max_wrist_speed_mps
+                                            and other_still)
             hand = obs.hands.get(side)
             palm = thumb = 0.0
             if hand is not None:
