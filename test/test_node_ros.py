@@ -411,6 +411,65 @@ def test_bad_image_is_one_clear_error_and_the_node_keeps_running(rig, photo_bgr,
     assert rig.sent[stamp_key(good.header)] == "bgr8"
 
 
+def fuzz_cases(strategy, count: int) -> list:
+    """`count` seeded examples of a test/fuzz_messages.py strategy (the same generator the
+    library's fuzz test uses), as rosbags messages."""
+    from hypothesis import HealthCheck, given, settings
+
+    cases = []
+
+    @settings(derandomize=True, max_examples=count, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(msg) -> None:
+        cases.append(msg)
+
+    collect()
+    return cases[:count]
+
+
+@pytest.mark.parametrize("kind", ["raw", "compressed"])
+def test_fuzzed_images_leave_the_node_running(rig, context, photo_bgr, kind):
+    """30 malformed Image or CompressedImage messages from the fuzz generator (wrong step,
+    short data, odd encodings, 8000 x 8000 sizes, NaN fills, damaged JPEG/PNG, decompression
+    bombs) go to the live node (image_transport raw or compressed): errors are logged, none is
+    a traceback or another exception than a PoseRosError's text, and the next good photograph
+    still gives a skeleton."""
+    pytest.importorskip("hypothesis", reason="hypothesis (test extra) generates the cases")
+    from fuzz_messages import compressed_images, raw_images
+
+    compressed = kind == "compressed"
+    cases = fuzz_cases(compressed_images() if compressed else raw_images(), 30)
+    r = Rig(context, "/pose_test_fuzz", image_transport="compressed") if compressed else rig
+    try:
+        if compressed:                  # started: its first good frame is out
+            assert r.feed_until(r.people_frame, photo_bgr, compressed=True) is not None
+        logs_before = len(r.logs())
+        last = None
+        for case in cases:
+            data = uint8_array(np.asarray(case.data, np.uint8))
+            msg = CompressedImage(format=case.format, data=data) if compressed else Image(
+                height=int(case.height), width=int(case.width), encoding=case.encoding,
+                is_bigendian=int(case.is_bigendian), step=int(case.step), data=data)
+            msg.header.stamp, msg.header.frame_id = r.peer.get_clock().now().to_msg(), FRAME_ID
+            (r.pub_compressed if compressed else r.pub_image).publish(msg)
+            last = stamp_key(msg.header)
+            time.sleep(0.05)
+        good = r.feed_until(lambda: next((m for m in r.got("skeletons")
+                                          if m.skeletons and stamp_key(m.header) > last), None),
+                            photo_bgr, compressed=compressed)
+        assert good is not None, f"no skeleton after the fuzzed images; log: {r.logs()[-10:]}"
+        # the node logs a PoseRosError's text and repr() of anything else (a bug: the
+        # library's contract is a PoseRosError for every bad message); at most one a second
+        lines = r.logs()[logs_before:]
+        assert any(line.startswith("frame stamped") for line in lines), lines  # they arrived
+        assert not [line for line in lines if "Traceback" in line
+                    or re.search(r"\b\w+(Error|Exception)\(", line)], lines
+    finally:
+        if compressed:
+            r.close()
+
+
 def test_diagnostics_turn_error_when_every_frame_fails(rig, photo_bgr):
     assert rig.set_param("error_after_s", 1.0).successful
     try:
