@@ -12,7 +12,8 @@ people down to ~0.3 x the short side and level 2 down to ~0.15 x (108 px at 720p
 
 Budget: a tile costs one detector pass (as much as the whole frame). After a reset (first frame,
 single images) every tile is searched at once; then one tile every `tile_every_n_frames`
-frames, round robin, skipping tiles whose centre a tracked person's box already covers. People
+frames, round robin, skipping tiles whose centre a tracked person's box already covers; while
+someone is lost, the due tile is the one that holds their last box whole instead. People
 found are handed back with the detector's boxes and keypoints, so the caller can tell a
 re-detection of someone it tracks from a newcomer (`new_people`).
 """
@@ -128,12 +129,16 @@ class MultiScaleDetector:
             self._next_tile = 0
         return self._grid
 
-    def due_tiles(self, width: int, height: int, covered_px: np.ndarray) -> np.ndarray:
+    def due_tiles(self, width: int, height: int, covered_px: np.ndarray,
+                  lost_px: np.ndarray | None = None) -> np.ndarray:
         """Indices of the tiles to search in this frame (advances the schedule by a frame).
 
         covered_px: (M, 4) boxes of tracked people; a tile whose centre one of them covers is
         skipped in the round robin (its person is tracked; the whole-frame pass still runs
-        every detect_every_n_frames for newcomers there)."""
+        every detect_every_n_frames for newcomers there). lost_px: (L, 4) last boxes of people
+        just lost: when a tile is due, the one that holds the first of them whole is searched
+        instead of the round robin's, covered or not (a person half behind someone tracked is
+        where the coverage rule would never look)."""
         grid = self._tiles(width, height)
         if not len(grid):
             return np.zeros(0, int)
@@ -144,6 +149,10 @@ class MultiScaleDetector:
         self._frames += 1
         if self._frames % self.tile_every_n_frames:
             return np.zeros(0, int)
+        if lost_px is not None and len(lost_px):
+            tile = tile_holding(grid, np.asarray(lost_px, np.float64)[0])
+            if tile is not None:
+                return np.array([tile])
         covered = _covered(grid[:, :2], covered_px)
         for step in range(len(grid)):
             i = (self._next_tile + step) % len(grid)
@@ -202,6 +211,20 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     inter = np.clip(hi - lo, 0, None).prod(axis=1)
     union = (box[2:] - box[:2]).prod() + (boxes[:, 2:] - boxes[:, :2]).prod(axis=1) - inter
     return inter / np.maximum(union, 1e-9)
+
+
+def tile_holding(tiles: np.ndarray, box_px: np.ndarray) -> int | None:
+    """The smallest of the (N, 4) tiles that holds box_px (x0, y0, x1, y1) whole, the nearest
+    to its centre among those; None if none does."""
+    half = tiles[:, 2] / 2
+    inside = ((tiles[:, 0] - half <= box_px[0]) & (tiles[:, 1] - half <= box_px[1])
+              & (tiles[:, 0] + half >= box_px[2]) & (tiles[:, 1] + half >= box_px[3]))
+    if not inside.any():
+        return None
+    centre = (box_px[:2] + box_px[2:]) / 2
+    distance = np.linalg.norm(tiles[:, :2] - centre, axis=1)
+    order = np.lexsort((distance, tiles[:, 2]))
+    return int(next(i for i in order if inside[i]))
 
 
 def _covered(points: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -390,7 +390,9 @@ class PoseEstimator:
         tracked = sorted(tracked, key=lambda t: t.track_id)[: self.config.max_people]
         rois = [self.states[t.track_id].roi for t in tracked]
         height, width = frame.shape[:2]
-        tiles = self.detector.due_tiles(width, height, roi_boxes(rois))
+        lost = [t.bbox_px for t in self.tracker.tracks if t.state is TrackState.LOST]
+        tiles = self.detector.due_tiles(width, height, roi_boxes(rois),
+                                        np.reshape(lost, (-1, 4)))
         detected = self._needs_detection()
         if detected or len(tiles):
             rois += self._detect(frame, rois, detected, tiles)

@@ -16,6 +16,7 @@ from pose_ros.detection import (
     TILE_MAX_ROI,
     MultiScaleDetector,
     seen_whole,
+    tile_holding,
     tile_regions,
 )
 from pose_ros.models import store
@@ -78,6 +79,26 @@ def test_budget_all_tiles_first_then_one_every_n_frames_skipping_covered():
     assert len(detector.due_tiles(1280, 720, none)) == n
     with pytest.raises(ValueError):
         MultiScaleDetector(None, tile_levels=-1)
+
+
+def test_a_person_just_lost_is_looked_for_first_where_they_were():
+    """When a tile is due, the smallest tile holding a lost person's last box whole is searched
+    instead of the round robin's, even where a tracked person's box covers it (someone half
+    behind another); without a lost person the round robin goes on."""
+    grid = tile_regions(1280, 720, 2)
+    lost = np.array([[900.0, 300.0, 1000.0, 500.0]])
+    tile = tile_holding(grid, lost[0])
+    cx, cy, side, _ = grid[tile]
+    assert cx - side / 2 <= 900 and cx + side / 2 >= 1000 and cy - side / 2 <= 300 \
+        and cy + side / 2 >= 500
+    assert side == grid[:, 2].min()               # a level-2 tile holds it: the finer level
+    assert tile_holding(grid, np.array([0.0, 0.0, 1280.0, 720.0])) is None
+    detector = MultiScaleDetector(None, tile_levels=2, tile_every_n_frames=2)
+    detector.due_tiles(1280, 720, np.zeros((0, 4)))             # the first frame's full scan
+    due = [list(detector.due_tiles(1280, 720, lost, lost)) for _ in range(2)]
+    assert due == [[], [tile]]
+    due = [list(detector.due_tiles(1280, 720, np.zeros((0, 4)))) for _ in range(2)]
+    assert due == [[], [0]]
 
 
 @pytest.fixture(scope="module")
