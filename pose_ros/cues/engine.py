@@ -224,14 +224,15 @@ class CueTrack:
         # per hand: its 2D motion about its shoulder (torso lengths/s; inf until known), over
         # the raise window and over the longer, less noisy other_hand_window_s (when it last
         # moved, for the other hand's stillness), and whether it swings as a wave
-        moving, swinging = {}, {}
+        moving, swinging, wrist = {}, {}, {}
         for side in b.SIDES:
+            offset = b.hand_offset(obs, side)
             for key in (f"{side}_hand", f"{side}_hand_slow"):
-                rate = self.motion[key].update(obs.stamp_s, b.hand_offset(obs, side))
+                rate = self.motion[key].update(obs.stamp_s, offset)
                 moving[key] = float(np.linalg.norm(rate)) if rate is not None else np.inf
             if moving[f"{side}_hand_slow"] > p.max_other_hand_speed:
                 self.last_moved[side] = obs.stamp_s
-            height, vis = b.wrist_height(obs, side)
+            wrist[side] = height, vis = b.wrist_height(obs, side)
             up = (vis >= p.min_visibility and b.forearm_up(obs, side) >= p.wave_min_forearm_up
                   and height >= p.wave_min_wrist_height)
             swing = self.swings[side]
@@ -241,7 +242,7 @@ class CueTrack:
                 swing.reset()
             swinging[side] = up and swing.rate_ok(obs.stamp_s)
         for side in b.SIDES:
-            height, vis = b.wrist_height(obs, side)
+            height, vis = wrist[side]
             seen = vis >= p.min_visibility
             speed, elbow_speed = self._speed(obs, side, "wrist"), self._speed(obs, side, "elbow")
             rising = self._speed(obs, side, "wrist", vertical=True)
