@@ -40,7 +40,7 @@ def test_cache_dir_from_environment(cache):
     assert store.cache_dir() == cache
     infos = store.list_models()
     assert [i.name for i in infos] == ["pose_detection", "pose_landmark_full", "hand_recrop",
-                                       "hand_landmark_full"]
+                                       "hand_landmark_full", "selfie_segmentation"]
     assert all(not i.present and not i.sha256_ok and i.path.parent == cache for i in infos)
 
 

@@ -160,7 +160,7 @@ def test_onnx_export_runs_in_onnxruntime(paths, name):
 
 
 def test_unsupported_op_is_named_at_load(paths, tmp_path):
-    """Turn the landmark model's LOGISTIC into HARD_SWISH: loading names the op and the file."""
+    """Turn the landmark model's LOGISTIC into EXP: loading names the op and the file."""
     data = bytearray(paths["pose_landmark_full"].read_bytes())
     model = tflite.Model.GetRootAsModel(data, 0)
     for i in range(model.OperatorCodesLength()):
@@ -171,11 +171,11 @@ def test_unsupported_op_is_named_at_load(paths, tmp_path):
                 offset = table.Offset(field)
                 if offset:
                     pos = table.Pos + offset
-                    data[pos:pos + width] = tflite.BuiltinOperator.HARD_SWISH.to_bytes(
+                    data[pos:pos + width] = tflite.BuiltinOperator.EXP.to_bytes(
                         width, "little", signed=True)
     patched = tmp_path / "patched_landmark.tflite"
     patched.write_bytes(bytes(data))
-    with pytest.raises(UnsupportedModelError, match=r"patched_landmark\.tflite.*HARD_SWISH"):
+    with pytest.raises(UnsupportedModelError, match=r"patched_landmark\.tflite.*EXP"):
         TFLiteGraph(patched)
     # the op only feeds the presence output: a graph without it still loads
     TFLiteGraph(patched, outputs=["Identity", "Identity_3"])

@@ -155,3 +155,145 @@ def test_depthwise_1x1_is_a_channel_scale(tmp_path, activation):
     path.write_bytes(model)
     assert TFLiteGraph(path).steps[0].channel_scale
     check_against_litert(model, shape, tmp_path)
+
+
+def litert_run_all(model: bytes, xs: list[np.ndarray]) -> np.ndarray:
+    interpreter = litert.Interpreter(model_content=model)
+    interpreter.allocate_tensors()
+    for detail, x in zip(interpreter.get_input_details(), xs, strict=True):
+        interpreter.set_tensor(detail["index"], x)
+    interpreter.invoke()
+    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+
+
+@pytest.mark.parametrize("op", [OP.RELU, OP.HARD_SWISH])
+def test_activations(tmp_path, op):
+    shape = (1, 5, 4, 6)
+    check_against_litert(one_op_model(op, [(shape, None)], shape), shape, tmp_path)
+
+
+def mul_options(activation: int = 0):
+    def write(builder):
+        tflite.MulOptionsStart(builder)
+        tflite.MulOptionsAddFusedActivationFunction(builder, activation)
+        return tflite.MulOptionsEnd(builder)
+    return write
+
+
+@pytest.mark.parametrize("const_shape, activation", [((1, 1, 6), 0), ((6,), 1), ((5, 4, 6), 3)])
+def test_mul_by_constant(tmp_path, const_shape, activation):
+    shape = (1, 5, 4, 6)
+    const = RNG.normal(size=const_shape).astype(np.float32)
+    model = one_op_model(OP.MUL, [(shape, None), (const_shape, const)], shape,
+                         tflite.BuiltinOptions.MulOptions, mul_options(activation))
+    check_against_litert(model, shape, tmp_path)
+
+
+@pytest.mark.parametrize("gate_first", [False, True])
+def test_mul_squeeze_excitation_gate(tmp_path, gate_first):
+    """Selfie segmentation's gates: features (1, H, W, C) times a live (1, 1, 1, C)."""
+    shape, gate_shape = (1, 5, 4, 6), (1, 1, 1, 6)
+    inputs = [(gate_shape, None), (shape, None)] if gate_first else [(shape, None),
+                                                                      (gate_shape, None)]
+    model = one_op_model(OP.MUL, inputs, shape, tflite.BuiltinOptions.MulOptions, mul_options())
+    path = tmp_path / "mul.tflite"
+    path.write_bytes(model)
+    xs = [RNG.normal(size=s).astype(np.float32) for s, _ in inputs]
+    with torch.no_grad():
+        ours = TFLiteGraph(path)(*[torch.from_numpy(x) for x in xs])[0].numpy()
+    np.testing.assert_allclose(ours, litert_run_all(model, xs), atol=1e-6)
+
+
+def test_mul_of_4d_and_lower_rank_activations_is_refused(tmp_path):
+    path = tmp_path / "mul.tflite"
+    path.write_bytes(one_op_model(OP.MUL, [((1, 2, 2, 3), None), ((3,), None)], (1, 2, 2, 3),
+                                  tflite.BuiltinOptions.MulOptions, mul_options()))
+    with pytest.raises(UnsupportedModelError, match="MUL.*broadcasting"):
+        TFLiteGraph(path)
+
+
+def pool_options(padding: int, kernel: tuple[int, int], stride: tuple[int, int],
+                 activation: int = 0):
+    def write(builder):
+        tflite.Pool2DOptionsStart(builder)
+        tflite.Pool2DOptionsAddPadding(builder, padding)
+        tflite.Pool2DOptionsAddStrideW(builder, stride[1])
+        tflite.Pool2DOptionsAddStrideH(builder, stride[0])
+        tflite.Pool2DOptionsAddFilterWidth(builder, kernel[1])
+        tflite.Pool2DOptionsAddFilterHeight(builder, kernel[0])
+        tflite.Pool2DOptionsAddFusedActivationFunction(builder, activation)
+        return tflite.Pool2DOptionsEnd(builder)
+    return write
+
+
+@pytest.mark.parametrize("shape, padding, kernel, stride, activation, out_shape", [
+    ((1, 8, 8, 16), tflite.Padding.VALID, (8, 8), (8, 8), 0, (1, 1, 1, 16)),  # SE global pool
+    ((1, 9, 8, 4), tflite.Padding.SAME, (3, 3), (2, 2), 0, (1, 5, 4, 4)),  # uneven padding
+    ((1, 7, 7, 4), tflite.Padding.SAME, (3, 3), (1, 1), 3, (1, 7, 7, 4)),
+    ((1, 8, 6, 4), tflite.Padding.VALID, (2, 3), (2, 1), 1, (1, 4, 4, 4)),
+])
+def test_average_pool(tmp_path, shape, padding, kernel, stride, activation, out_shape):
+    model = one_op_model(OP.AVERAGE_POOL_2D, [(shape, None)], out_shape,
+                         tflite.BuiltinOptions.Pool2DOptions,
+                         pool_options(padding, kernel, stride, activation))
+    check_against_litert(model, shape, tmp_path)
+
+
+def transpose_conv_reference(x: np.ndarray, weight: np.ndarray, bias: np.ndarray,
+                             stride: tuple[int, int], same: bool) -> np.ndarray:
+    """TFLite's reference TransposeConv loop (what MediaPipe's kernel calls), then the bias:
+    input pixel (y, x) adds weight[:, i, j, :] @ x[y, x] at (y * sh - top + i, x * sw - left + j).
+    """
+    n, in_h, in_w, _ = x.shape
+    out_c, kh, kw, _ = weight.shape
+    sh, sw = stride
+    if same:
+        out_h, out_w = in_h * sh, in_w * sw
+        top = max((in_h - 1) * sh + kh - out_h, 0) // 2
+        left = max((in_w - 1) * sw + kw - out_w, 0) // 2
+    else:
+        out_h, out_w, top, left = (in_h - 1) * sh + kh, (in_w - 1) * sw + kw, 0, 0
+    out = np.zeros((n, out_h, out_w, out_c), np.float64)
+    for y in range(in_h):
+        for xx in range(in_w):
+            for i in range(kh):
+                for j in range(kw):
+                    oy, ox = y * sh - top + i, xx * sw - left + j
+                    if 0 <= oy < out_h and 0 <= ox < out_w:
+                        out[:, oy, ox] += x[:, y, xx] @ weight[:, i, j, :].T
+    return (out + bias).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape, out_c, kernel, stride, same", [
+    ((1, 8, 8, 16), 1, (2, 2), (2, 2), True),   # selfie segmentation's head
+    ((1, 5, 6, 3), 2, (3, 3), (2, 2), True),    # uneven crop: 1 pixel, after
+    ((1, 5, 6, 3), 2, (4, 3), (2, 1), True),    # stride_height != stride_width
+    ((1, 4, 5, 3), 2, (3, 2), (2, 3), False),   # VALID: the whole output
+])
+def test_convolution_2d_transpose_bias(tmp_path, shape, out_c, kernel, stride, same):
+    """MediaPipe's custom op (LiteRT has no kernel for it) against TFLite's reference loop;
+    its options are the raw struct {int32 padding (1 SAME, 2 VALID), stride_w, stride_h}."""
+    weight = RNG.normal(size=(out_c, *kernel, shape[3])).astype(np.float32)
+    bias = RNG.normal(size=out_c).astype(np.float32)
+    ref_shape = transpose_conv_reference(np.zeros(shape, np.float32), weight, bias, stride,
+                                         same).shape
+    options = np.array([1 if same else 2, stride[1], stride[0]], "<i4").tobytes()
+    model = one_op_model(OP.CUSTOM, [(shape, None), (weight.shape, weight), (bias.shape, bias)],
+                         ref_shape, custom=("Convolution2DTransposeBias", options))
+    path = tmp_path / "tconv.tflite"
+    path.write_bytes(model)
+    x = RNG.normal(size=(2, *shape[1:])).astype(np.float32)
+    with torch.no_grad():
+        ours = TFLiteGraph(path)(torch.from_numpy(x))[0].numpy()
+    np.testing.assert_allclose(ours, transpose_conv_reference(x, weight, bias, stride, same),
+                               atol=1e-5)
+
+
+def test_convolution_2d_transpose_bias_needs_its_options(tmp_path):
+    weight, bias = np.ones((1, 2, 2, 3), np.float32), np.zeros(1, np.float32)
+    path = tmp_path / "tconv.tflite"
+    path.write_bytes(one_op_model(OP.CUSTOM, [((1, 2, 2, 3), None), (weight.shape, weight),
+                                              (bias.shape, bias)], (1, 4, 4, 1),
+                                  custom=("Convolution2DTransposeBias", b"\x01\x00")))
+    with pytest.raises(UnsupportedModelError, match="Convolution2DTransposeBias.*struct"):
+        TFLiteGraph(path)

@@ -23,15 +23,22 @@ def _vector(builder: flatbuffers.Builder, start: Callable, values, prepend: str)
 
 def one_op_model(op: int, inputs: list[tuple[tuple[int, ...], np.ndarray | None] | None],
                  output_shape: tuple[int, ...], options_type: int = 0,
-                 options: Callable[[flatbuffers.Builder], int] | None = None) -> bytes:
+                 options: Callable[[flatbuffers.Builder], int] | None = None,
+                 custom: tuple[str, bytes] | None = None) -> bytes:
     """A model with one op: `inputs` are (shape, None) for a graph input, (shape, constant), or
     None for an optional input left out (index -1).
 
     options(builder) writes the op's options table and returns its offset (built first, as
-    flatbuffers needs nested tables finished before their parent starts).
+    flatbuffers needs nested tables finished before their parent starts). custom is
+    (custom_code, custom_options bytes) for a CUSTOM op (then op is BuiltinOperator.CUSTOM).
     """
     b = flatbuffers.Builder(1024)
     opts = options(b) if options is not None else None
+    custom_options = custom_code = None
+    if custom is not None:
+        custom_code = b.CreateString(custom[0])
+        custom_options = _vector(b, tflite.OperatorStartCustomOptionsVector, custom[1],
+                                 "PrependUint8")
     # buffer 0 is the empty sentinel; then one per constant
     present = [spec for spec in inputs if spec is not None]
     datas = [None] + [np.ascontiguousarray(c) for _, c in present if c is not None]
@@ -74,6 +81,8 @@ def one_op_model(op: int, inputs: list[tuple[tuple[int, ...], np.ndarray | None]
     if opts is not None:
         tflite.OperatorAddBuiltinOptionsType(b, options_type)
         tflite.OperatorAddBuiltinOptions(b, opts)
+    if custom_options is not None:
+        tflite.OperatorAddCustomOptions(b, custom_options)
     operator = tflite.OperatorEnd(b)
 
     tensor_vec = _vector(b, tflite.SubGraphStartTensorsVector, tensors, "PrependUOffsetTRelative")
@@ -92,6 +101,8 @@ def one_op_model(op: int, inputs: list[tuple[tuple[int, ...], np.ndarray | None]
     tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(op, 127))
     tflite.OperatorCodeAddBuiltinCode(b, op)
     tflite.OperatorCodeAddVersion(b, 1)
+    if custom_code is not None:
+        tflite.OperatorCodeAddCustomCode(b, custom_code)
     code = tflite.OperatorCodeEnd(b)
 
     codes = _vector(b, tflite.ModelStartOperatorCodesVector, [code], "PrependUOffsetTRelative")

@@ -1,11 +1,11 @@
 """Model store: the MediaPipe TFLite files, taken from the mediapipe wheel on PyPI and cached.
 
-The files (BlazePose's detector and landmarks; the hands' re-crop and landmarks) are members of
-the `mediapipe==0.10.14` wheel (Apache-2.0). `pip download` fetches the wheel (so pip's own
-configuration, proxies and indexes apply), only those members are extracted, their sha256 is
-checked against the hashes pinned here, and they are cached in $POSE_ROS_MODELS or the user
-cache dir. mediapipe is never installed. A file is written to a temporary name and renamed only
-once verified, so an interrupted fetch leaves no corrupt entry.
+The files (BlazePose's detector and landmarks; the hands' re-crop and landmarks; the selfie
+segmentation) are members of the `mediapipe==0.10.14` wheel (Apache-2.0). `pip download`
+fetches the wheel (so pip's own configuration, proxies and indexes apply), only those members
+are extracted, their sha256 is checked against the hashes pinned here, and they are cached in
+$POSE_ROS_MODELS or the user cache dir. mediapipe is never installed. A file is written to a
+temporary name and renamed only once verified, so an interrupted fetch leaves no corrupt entry.
 """
 
 from __future__ import annotations
@@ -61,6 +61,10 @@ MODELS = {spec.name: spec for spec in (
               "67d996ce96f9d36fe17d2693022c6da93168026ab2f028f9e2365398d8ac7d5d", 123_792),
     ModelSpec("hand_landmark_full", "mediapipe/modules/hand_landmark/hand_landmark_full.tflite",
               "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3", 5_478_917),
+    # Person segmentation (models/segmentation.py): MediaPipe's selfie segmentation, square input.
+    ModelSpec("selfie_segmentation",
+              "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite",
+              "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c", 249_505),
 )}
 
 

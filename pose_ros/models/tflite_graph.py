@@ -35,6 +35,8 @@ class UnsupportedModelError(ValueError):
 def _op_name(model: tflite.Model, op: tflite.Operator) -> str:
     code = model.OperatorCodes(op.OpcodeIndex())
     value = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+    if value == tflite.BuiltinOperator.CUSTOM:  # named by its custom_code
+        return (code.CustomCode() or b"CUSTOM").decode()
     return _OP_NAMES.get(value, f"builtin code {value}")
 
 

@@ -125,6 +125,58 @@ def build_conv(ctx: OpContext) -> tuple[nn.Module, list[int]]:
     return Conv(weight, bias, stride, dilation, pad, groups, act), [0]
 
 
+class ConvTransposeBias(nn.Module):
+    """A transposed convolution plus bias, cropped to TFLite's output (MediaPipe's
+    Convolution2DTransposeBias custom op, the upsampling head of its segmentation models)."""
+
+    def __init__(self, weight: np.ndarray, bias: np.ndarray, stride: tuple[int, int],
+                 crop_tblr: tuple[int, int, int, int], out_hw: tuple[int, int]) -> None:
+        super().__init__()
+        self.weight, self.bias, self.stride = _param(weight), _param(bias), stride
+        top, _, left, _ = crop_tblr
+        self.symmetric = crop_tblr[0] == crop_tblr[1] and crop_tblr[2] == crop_tblr[3]
+        self.padding = (top, left) if self.symmetric else (0, 0)
+        self.window = (slice(None), slice(None), slice(top, top + out_hw[0]),
+                       slice(left, left + out_hw[1]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding)
+        return y if self.symmetric else y[self.window]
+
+
+def build_conv_transpose_bias(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    """Inputs (activation, weights OHWI, bias); custom_options are MediaPipe's raw
+    TfLiteTransposeConvParams struct: int32 padding (1 SAME, 2 VALID), stride_width,
+    stride_height. Like TFLite's TRANSPOSE_CONV, input pixel (y, x) adds weight[:, i, j, :] to
+    output pixel (y * stride - pad_top + i, x * stride - pad_left + j), no kernel flip: torch's
+    conv_transpose2d with the weights as (I, O, H, W), then the output window cropped."""
+    raw = ctx.op.CustomOptionsAsNumpy()
+    if isinstance(raw, int) or raw.size < 12:
+        raise ctx.fail("custom options are not a TfLiteTransposeConvParams struct")
+    padding, stride_w, stride_h = (int(v) for v in raw[:12].view("<i4"))
+    weight, bias = ctx.consts[1], ctx.consts[2] if len(ctx.consts) > 2 else None
+    if weight is None or bias is None or ctx.consts[0] is not None:
+        raise ctx.fail("weights and bias must be constant and the input an activation")
+    if padding not in (1, 2) or stride_w < 1 or stride_h < 1:
+        raise ctx.fail(f"padding {padding}, strides {stride_w}, {stride_h} are not supported")
+    _, in_h, in_w, _ = ctx.in_shapes[0]
+    _, out_h, out_w, out_c = ctx.out_shape
+    _, kh, kw, _ = weight.shape
+    full_h, full_w = (in_h - 1) * stride_h + kh, (in_w - 1) * stride_w + kw
+    if padding == 2:  # VALID: the whole output
+        crop = (0, 0, 0, 0)
+    else:  # SAME: output = input * stride, TensorFlow's split with the extra pixel after
+        crop = (*_same_padding(out_h, in_h, kh, stride_h, 1),
+                *_same_padding(out_w, in_w, kw, stride_w, 1))
+    if (full_h - crop[0] - crop[1], full_w - crop[2] - crop[3]) != (out_h, out_w):
+        raise ctx.fail(f"output {ctx.out_shape} does not follow from input {ctx.in_shapes[0]}, "
+                       f"kernel {kh}x{kw}, strides {stride_h}, {stride_w}")
+    if weight.shape[0] != out_c or bias.size != out_c:
+        raise ctx.fail(f"weights {weight.shape} / bias {bias.shape} do not give {out_c} channels")
+    return ConvTransposeBias(weight.transpose(3, 0, 1, 2), bias.reshape(-1), (stride_h, stride_w),
+                             crop, (out_h, out_w)), [0]
+
+
 def _to_internal(value: np.ndarray, other_rank: int) -> np.ndarray:
     """A constant operand broadcast against an activation, in that activation's layout."""
     if other_rank != 4:
@@ -143,16 +195,42 @@ class Add(nn.Module):
         return self.act(a + (b if self.const is None else self.const))
 
 
-def build_add(ctx: OpContext) -> tuple[nn.Module, list[int]]:
-    act = _activation(ctx, ctx.options(tflite.AddOptions).FusedActivationFunction())
+class Mul(nn.Module):
+    """MUL, e.g. a squeeze-excitation gate (N, C, 1, 1) times its features (N, C, H, W)."""
+
+    def __init__(self, act: nn.Module, const: np.ndarray | None = None) -> None:
+        super().__init__()
+        self.act = act
+        self.const = _param(const) if const is not None else None
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
+        return self.act(a * (b if self.const is None else self.const))
+
+
+def _binary(ctx: OpContext, module: type, act: nn.Module) -> tuple[nn.Module, list[int]]:
+    """An elementwise op of two operands, one of which may be a constant."""
     consts = [c is not None for c in ctx.consts]
     if not any(consts):
-        return Add(act), [0, 1]
+        ranks = {len(s) for s in ctx.in_shapes}
+        if 4 in ranks and len(ranks) > 1:  # NCHW and TFLite's layout do not broadcast
+            raise ctx.fail(f"broadcasting {ctx.in_shapes[0]} with {ctx.in_shapes[1]} (a 4D "
+                           f"activation with one of another rank) is not supported")
+        return module(act), [0, 1]
     if all(consts):
         raise ctx.fail("both operands are constant")
     live = consts.index(False)
     const = ctx.consts[1 - live]
-    return Add(act, _to_internal(const, len(ctx.in_shapes[live]))), [live]
+    return module(act, _to_internal(const, len(ctx.in_shapes[live]))), [live]
+
+
+def build_add(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    return _binary(ctx, Add, _activation(ctx, ctx.options(tflite.AddOptions)
+                                         .FusedActivationFunction()))
+
+
+def build_mul(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    return _binary(ctx, Mul, _activation(ctx, ctx.options(tflite.MulOptions)
+                                         .FusedActivationFunction()))
 
 
 class MaxPool(nn.Module):
@@ -170,7 +248,9 @@ class MaxPool(nn.Module):
         return self.act(F.max_pool2d(x, self.kernel, self.stride))
 
 
-def build_max_pool(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+def _pool_geometry(ctx: OpContext) -> tuple[tuple[int, int], tuple[int, int],
+                                             tuple[int, int, int, int], nn.Module]:
+    """Kernel, stride, padding (top, bottom, left, right) and activation of a 2D pooling."""
     opts = ctx.options(tflite.Pool2DOptions)
     kernel, stride = (opts.FilterHeight(), opts.FilterWidth()), (opts.StrideH(), opts.StrideW())
     _, in_h, in_w, _ = ctx.in_shapes[0]
@@ -179,7 +259,45 @@ def build_max_pool(ctx: OpContext) -> tuple[nn.Module, list[int]]:
     if opts.Padding() == tflite.Padding.SAME:
         pad = (*_same_padding(in_h, out_h, kernel[0], stride[0], 1),
                *_same_padding(in_w, out_w, kernel[1], stride[1], 1))
-    return MaxPool(kernel, stride, pad, _activation(ctx, opts.FusedActivationFunction())), [0]
+    return kernel, stride, pad, _activation(ctx, opts.FusedActivationFunction())
+
+
+def build_max_pool(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    return MaxPool(*_pool_geometry(ctx)), [0]
+
+
+class AvgPool(nn.Module):
+    """AVERAGE_POOL_2D. SAME padding is left out of each window's average (TFLite divides by
+    the number of pixels inside the image): zero padding, then a per-pixel rescale fixed at
+    load time. A window over the whole input (MediaPipe's squeeze-excitation) is a mean."""
+
+    def __init__(self, kernel: tuple[int, int], stride: tuple[int, int],
+                 pad_tblr: tuple[int, int, int, int], act: nn.Module,
+                 in_hw: tuple[int, int]) -> None:
+        super().__init__()
+        self.kernel, self.stride, self.act = kernel, stride, act
+        top, bottom, left, right = pad_tblr
+        self.pre_pad = (left, right, top, bottom)
+        self.padded = any(pad_tblr)
+        self.global_mean = not self.padded and kernel == in_hw
+        self.rescale = None
+        if self.padded:
+            ones = F.pad(torch.ones(1, 1, *in_hw), self.pre_pad)
+            inside = F.avg_pool2d(ones, kernel, stride)  # fraction of each window in the image
+            self.rescale = _param(1.0 / inside.numpy())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.global_mean:
+            return self.act(x.mean(dim=(2, 3), keepdim=True))
+        if self.padded:
+            x = F.pad(x, self.pre_pad)
+        y = F.avg_pool2d(x, self.kernel, self.stride)
+        return self.act(y if self.rescale is None else y * self.rescale)
+
+
+def build_average_pool(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    _, in_h, in_w, _ = ctx.in_shapes[0]
+    return AvgPool(*_pool_geometry(ctx), in_hw=(in_h, in_w)), [0]
 
 
 class Pad(nn.Module):
@@ -285,6 +403,14 @@ def build_depth_to_space(ctx: OpContext) -> tuple[nn.Module, list[int]]:
 
 def build_logistic(ctx: OpContext) -> tuple[nn.Module, list[int]]:
     return nn.Sigmoid(), [0]
+
+
+def build_relu(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    return nn.ReLU(), [0]  # not in place: the input may have other readers
+
+
+def build_hard_swish(ctx: OpContext) -> tuple[nn.Module, list[int]]:
+    return nn.Hardswish(), [0]  # x * relu6(x + 3) / 6, as TFLite's HARD_SWISH
 
 
 class PRelu(nn.Module):
@@ -420,8 +546,14 @@ BUILDERS: dict[str, Callable[[OpContext], tuple[nn.Module, list[int]]]] = {
     "RESIZE_BILINEAR": build_resize_bilinear,
     "DEPTH_TO_SPACE": build_depth_to_space,
     "LOGISTIC": build_logistic,
+    "RELU": build_relu,
+    "HARD_SWISH": build_hard_swish,
+    "MUL": build_mul,
+    "AVERAGE_POOL_2D": build_average_pool,
     "PRELU": build_prelu,
     "STRIDED_SLICE": build_strided_slice,
     "MEAN": build_mean,
     "FULLY_CONNECTED": build_fully_connected,
+    # custom ops, by their custom_code
+    "Convolution2DTransposeBias": build_conv_transpose_bias,
 }
