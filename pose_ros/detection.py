@@ -129,6 +129,10 @@ class MultiScaleDetector:
             self._next_tile = 0
         return self._grid
 
+    def tile_boxes(self, width: int, height: int, tiles: np.ndarray) -> np.ndarray:
+        """(N, 4) square regions (cx, cy, side, 0) of the given tile indices."""
+        return self._tiles(width, height)[tiles]
+
     def due_tiles(self, width: int, height: int, covered_px: np.ndarray,
                   lost_px: np.ndarray | None = None) -> np.ndarray:
         """Indices of the tiles to search in this frame (advances the schedule by a frame).
@@ -166,9 +170,8 @@ class MultiScaleDetector:
         candidates merged by weighted NMS. image: an RGB array or a BlazePose FrameInput."""
         height, width = image.shape[:2]
         regions = [letterbox_roi(width, height)] if whole_frame else []
-        grid = self._tiles(width, height)
         if len(tiles):
-            regions.append(grid[tiles])
+            regions.append(self.tile_boxes(width, height, tiles))
         if not regions:
             return Found([], np.zeros((0, 4), np.float32), np.zeros((0, 4, 2), np.float32), 0)
         regions_arr = np.concatenate(regions)

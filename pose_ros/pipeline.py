@@ -51,7 +51,8 @@ from pose_ros.tracking import (
     keypoint_agreement,
 )
 
-STAGES = ("detect", "landmarks", "track", "lift", "place", "hands", "smooth", "cues", "total")
+STAGES = ("detect", "proposals", "landmarks", "track", "lift", "place", "hands", "smooth", "cues",
+          "total")
 TIMING_WINDOW = 10_000      # per-stage samples kept for the summary (memory stays flat)
 DUPLICATE_AGREEMENT = 0.5   # results agreeing on this fraction of joints are one person
 DUPLICATE_ROI_IOU = 0.5     # a detection overlapping a tracked ROI this much is that person
@@ -86,11 +87,14 @@ class PipelineConfig:
             finds).
         tile_every_n_frames: one tile is searched every this many frames (all of them on the
             first frame after a reset).
+        body_proposals: also segment each searched tile for people the detector misses
+            (proposals.py: MediaPipe's selfie segmentation, one 256 x 256 pass per tile).
         skeleton: published keypoint set, "coco17" or "blazepose33".
         enable_3d: lift to 3D and place in the camera.
-        pose3d: where each person's 3D comes from (stage3d.py): "world" (BlazePose's world
-            landmarks; the default, chosen by measurement: README, 3D sources), "lifter"
-            (temporal lifter on 2D) or "fused" (a lifter fed both).
+        pose3d: where each person's 3D comes from (stage3d.py): "fused" (a lifter fed the 2D
+            keypoints and BlazePose's world landmarks; the default, chosen by measurement:
+            README, 3D sources), "world" (the world landmarks) or "lifter" (temporal lifter on
+            2D).
         lifter_receptive_field: frames of 2D history the lifter uses (1, 9, 27 or 81).
         smoothing: One Euro smoothing of published 2D and 3D keypoints.
         smoothing_min_cutoff_hz, smoothing_beta, smoothing_d_cutoff_hz: One Euro parameters
@@ -126,6 +130,7 @@ class PipelineConfig:
     detect_every_n_frames: int = 10
     tile_levels: int = 2
     tile_every_n_frames: int = 10
+    body_proposals: bool = True
     skeleton: str = "coco17"
     enable_3d: bool = True
     pose3d: str = "fused"
@@ -220,7 +225,8 @@ def add_runtime_arguments(parser, *, compare_backends: bool = False) -> None:
 
 
 def add_detection_arguments(parser, *, compare: bool = False) -> None:
-    """The multi-scale detector's flags (run, bench, eval): --tile-levels, --tile-every.
+    """The multi-scale detector's flags (run, bench, eval): --tile-levels, --tile-every,
+    --no-body-proposals.
     compare: --tile-levels takes several values (bench runs one pipeline per value)."""
     default = PipelineConfig.tile_levels
     parser.add_argument("--tile-levels", type=int, default=[default] if compare else default,
@@ -232,6 +238,8 @@ def add_detection_arguments(parser, *, compare: bool = False) -> None:
                         default=PipelineConfig.tile_every_n_frames,
                         help="search one tile every N frames (all tiles on the first frame; "
                         "default %(default)s)")
+    parser.add_argument("--no-body-proposals", dest="body_proposals", action="store_false",
+                        help="do not segment the searched tiles for people the detector misses")
 
 
 def redetections(found: list[Roi], tracked: list[Roi]) -> np.ndarray:
@@ -289,6 +297,13 @@ class PoseEstimator:
         self.backend = self.blazepose.backend
         self.detector = MultiScaleDetector(self.blazepose, tile_levels=config.tile_levels,
                                            tile_every_n_frames=config.tile_every_n_frames)
+        self.proposals = None
+        if config.body_proposals and config.tile_levels:
+            from pose_ros.models.segmentation import PersonSegmenter
+            from pose_ros.proposals import BodyProposals
+            self.proposals = BodyProposals(PersonSegmenter(
+                device=self.device, precision=config.precision, backend=config.backend,
+                allow_download=config.allow_download, num_threads=config.num_threads or 1))
         self._from_blazepose = (np.arange(BLAZEPOSE33.num_keypoints)
                                 if self.topology is BLAZEPOSE33 else BLAZEPOSE33_TO_COCO17)
         self._from_lifter = lifter_to_topology(self.topology)
@@ -414,12 +429,18 @@ class PoseEstimator:
     def _detect(self, frame, rois: list, whole_frame: bool = True, tiles=()) -> list:
         """Detector ROIs (whole frame and/or tiles, detection.py) of people not already
         tracked in `rois` (redetections), up to max_people in all."""
+        tiles = np.asarray(tiles, int)
         with self._stage("detect"):
-            found = self.detector.detect(frame, whole_frame, np.asarray(tiles, int)).rois
+            found = self.detector.detect(frame, whole_frame, tiles).rois
         if whole_frame:
             self._frames_since_detection = 0
         if found and rois:
             found = [r for r, d in zip(found, redetections(found, rois), strict=True) if not d]
+        if self.proposals is not None and len(tiles):
+            with self._stage("proposals"):
+                height, width = frame.shape[:2]
+                regions = self.detector.tile_boxes(width, height, tiles)
+                found += self.proposals(frame, regions, rois + found)
         return found[: max(self.config.max_people - len(rois), 0)]
 
     def _track(self, results, origins: list[Track | None], stamp_s: float) -> list[Track]:

@@ -78,7 +78,7 @@ def _eval_2d(args: argparse.Namespace, out) -> dict:
         device=args.device, precision=args.precision, num_threads=args.num_threads,
         allow_download=args.allow_download, max_people=args.max_people,
         detection_threshold=args.detection_threshold, tile_levels=args.tile_levels,
-        tile_every_n_frames=args.tile_every_n_frames)
+        tile_every_n_frames=args.tile_every_n_frames, body_proposals=args.body_proposals)
     estimator = PoseEstimator(config)
     report, predictions = evaluate_2d(datasets, estimator, args.protocol,
                                       progress=not args.quiet)

@@ -55,6 +55,9 @@ _PIPELINE_DOCS: dict[str, tuple[str, dict]] = {
     "tile_every_n_frames": ("search one tile every N frames, round robin, skipping tiles "
                             "tracked people cover (all tiles on the first frame)",
                             {"min_value": 1, "max_value": 10000}),
+    "body_proposals": ("also segment each searched tile (MediaPipe selfie segmentation) and "
+                       "give the landmark model the person regions no one tracked or detected "
+                       "holds: people the face-anchored detector misses", {}),
     "skeleton": ("published keypoint set", {"choices": ("coco17", "blazepose33")}),
     "enable_3d": ("lift to 3D and place people in the camera frame", {}),
     "pose3d": ("where each person's 3D comes from: 'world' (BlazePose world landmarks), "

@@ -34,11 +34,11 @@ from pose_ros.pipeline import (
 )
 from pose_ros.stage3d import POSE3D_SOURCES
 
-STAGES = ("decode", "detect", "landmarks", "tracking", "lift", "placement", "hands",
-          "smoothing", "cues", "messages", "pipeline", "end_to_end")
-FROM_PIPELINE = {"detect": "detect", "landmarks": "landmarks", "track": "tracking",
-                 "lift": "lift", "place": "placement", "hands": "hands", "smooth": "smoothing",
-                 "cues": "cues", "total": "pipeline"}
+STAGES = ("decode", "detect", "proposals", "landmarks", "tracking", "lift", "placement",
+          "hands", "smoothing", "cues", "messages", "pipeline", "end_to_end")
+FROM_PIPELINE = {"detect": "detect", "proposals": "proposals", "landmarks": "landmarks",
+                 "track": "tracking", "lift": "lift", "place": "placement", "hands": "hands",
+                 "smooth": "smoothing", "cues": "cues", "total": "pipeline"}
 
 
 def looped(open_fn: Callable[[], Source], num_frames: int | None) -> Iterator[Frame]:
