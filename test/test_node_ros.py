@@ -717,9 +717,10 @@ def test_hri_output_without_hri_msgs_warns_once_and_keeps_publishing(context, ph
 
 
 def _fake_models_wheel(path: Path) -> Path:
-    """A wheel holding the real cached BlazePose files, as pip would download it."""
+    """A wheel holding the real cached files the node loads (BlazePose's two models and the
+    person segmentation of the body proposals), as pip would download it."""
     with zipfile.ZipFile(path, "w") as wheel:
-        for name in ("pose_detection", "pose_landmark_full"):
+        for name in ("pose_detection", "pose_landmark_full", "selfie_segmentation"):
             spec = store.MODELS[name]
             wheel.writestr(spec.member, store.model_path(name, allow_download=True).read_bytes())
     return path
