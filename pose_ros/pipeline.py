@@ -361,6 +361,9 @@ class PoseEstimator:
             name: store.sha256_of(store.model_path(model, allow_download=False))
             for name, model in (("detector", cfg.detector_model),
                                 ("landmarks", cfg.landmark_model))}
+        if self.proposals is not None:
+            digests["segmentation"] = store.sha256_of(
+                store.model_path("selfie_segmentation", allow_download=False))
         if self.stage3d is not None and self.stage3d.weights_digest() is not None:
             digests["lifter"] = self.stage3d.weights_digest()
         return digests

@@ -28,6 +28,7 @@ TOLERANCES = {
     "detector": {"Identity": 2e-2, "Identity_1": 2e-3},
     "landmarks": {"Identity": 2e-2, "Identity_1": 1e-3, "Identity_3": 5e-3, "Identity_4": 1e-3},
     "lifter": {"joints_3d": 1e-4},
+    "segmentation": {"activation_10": 1e-4},   # person probabilities
 }
 
 
@@ -52,6 +53,7 @@ def _torch_modules():
     from pose_ros.models.tflite_graph import TFLiteGraph
 
     lifter = Lifter.load().model
+    segmentation = TFLiteGraph(store.model_path("selfie_segmentation", allow_download=False))
     torch.manual_seed(0)      # the same inputs whatever other tests drew from torch's generator
     return {
         "detector": (TFLiteGraph(store.model_path("pose_detection", allow_download=False)),
@@ -59,13 +61,14 @@ def _torch_modules():
         "landmarks": (TFLiteGraph(store.model_path("pose_landmark_full", allow_download=False),
                                   outputs=LANDMARK_OUTPUTS), torch.rand(3, 256, 256, 3)),
         "lifter": (lifter, torch.randn_like(lifter.example_input(3))),
+        "segmentation": (segmentation, torch.rand(3, 256, 256, 3)),
     }
 
 
-@pytest.mark.slow  # exports three models (about a minute on 2 cores)
+@pytest.mark.slow  # exports four models (about a minute on 2 cores)
 def test_exported_models_match_torch(exported):
     manifest = json.loads((exported / "manifest.json").read_text())
-    assert set(manifest["models"]) == {"detector", "landmarks", "lifter"}
+    assert set(manifest["models"]) == {"detector", "landmarks", "lifter", "segmentation"}
     for key, (module, x) in _torch_modules().items():
         entry = manifest["models"][key]
         assert entry["inputs"][0]["name"] == "input"

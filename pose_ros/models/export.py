@@ -58,6 +58,9 @@ PREPROCESSING = {
               "(intrinsics + 2D body scale, pose_ros/models/lifter.py); float32 (batch, "
               "frames, 17, 3). Output (batch, frames - receptive_field + 1, 17, 3) metres in "
               "the camera frame; subtract the pelvis (joint 0) for root-relative 3D.",
+    "segmentation": "RGB crop of a square region (a detector tile, border zero) resized to "
+                    "256 x 256; NHWC float32, pixel / 255 in [0, 1]. Output (batch, 256, 256, "
+                    "1): per-pixel person probability (pose_ros/proposals.py keeps >= 0.5).",
 }
 
 
@@ -205,8 +208,9 @@ def export_models(out_dir: Path, *, fp16: bool = False, detector_model: str = "p
                   landmark_model: str = "pose_landmark_full", lifter_model: str | None = None,
                   receptive_field: int = 27, allow_download: bool = True,
                   verify_batch: int = 2) -> dict:
-    """Export the three models into out_dir and write manifest.json; returns the manifest."""
-    from pose_ros.models import blazepose_detector, store
+    """Export the models the pipeline runs (detector, landmarks, lifter, the body proposals'
+    segmentation) into out_dir and write manifest.json; returns the manifest."""
+    from pose_ros.models import blazepose_detector, segmentation, store
     from pose_ros.models.blazepose import LANDMARK_INPUT, LANDMARK_OUTPUTS
     from pose_ros.models.lifter import Lifter
     from pose_ros.models.tflite_graph import TFLiteGraph
@@ -216,6 +220,7 @@ def export_models(out_dir: Path, *, fp16: bool = False, detector_model: str = "p
     out_dir.mkdir(parents=True, exist_ok=True)
     det_path = store.model_path(detector_model, allow_download=allow_download)
     lm_path = store.model_path(landmark_model, allow_download=allow_download)
+    seg_path = store.model_path("selfie_segmentation", allow_download=allow_download)
     lifter = Lifter.load(lifter_model, receptive_field=receptive_field)
     rf = lifter.receptive_field
     lifter_example = torch.randn_like(   # random values of the model's own input shape
@@ -229,6 +234,8 @@ def export_models(out_dir: Path, *, fp16: bool = False, detector_model: str = "p
         ("landmarks", TFLiteGraph(lm_path, outputs=LANDMARK_OUTPUTS), lm_path,
          torch.rand(verify_batch, LANDMARK_INPUT, LANDMARK_INPUT, 3)),
         ("lifter", lifter.model, lifter_source, lifter_example),
+        ("segmentation", TFLiteGraph(seg_path), seg_path,
+         torch.rand(verify_batch, segmentation.INPUT_SIZE, segmentation.INPUT_SIZE, 3)),
     ]
     manifest = {"format": "onnx", "opset": OPSET, "fp16": fp16, "torch": torch.__version__,
                 "dynamic_axes": {"batch": f"dimension 0 of every input and output, 1..{MAX_BATCH}"},
