@@ -8,8 +8,8 @@
 #   bash bench/gpu_check.sh run           # on the GPU machine, from the repository root
 #   bash bench/gpu_check.sh run --cpu-dry-run   # the same plumbing on a CPU, 20 frames a run
 #
-# `prepare` copies what an offline GPU machine lacks into .gpu_carry/: the BlazePose models
-# (from the model cache), the clips (../shared/data/video) and wheels of the runtime
+# `prepare` copies what an offline GPU machine lacks into .gpu_carry/: the models (BlazePose's
+# two and the body proposals' segmentation, from the model cache), the clips (../shared/data/video) and wheels of the runtime
 # dependencies that a stock CUDA/PyTorch image does not have (x86_64, CPython 3.12: the
 # device machine's; PREP_PYTHON_VERSION overrides). onnxruntime-gpu (~300 MB) and TensorRT do
 # not fit a 64 MiB transfer: where the image has no CUDA/TensorRT provider those rows say so.
@@ -28,7 +28,8 @@ if [ "$MODE" = prepare ]; then
   grep -qx "/$CARRY/" "$exclude" 2>/dev/null || echo "/$CARRY/" >> "$exclude"
   models=$(python3 -m pose_ros.cli models path 2>/dev/null || true)
   [ -n "$models" ] || models=${POSE_ROS_MODELS:-$HOME/.cache/pose_ros/models}
-  cp "$models"/pose_detection.tflite "$models"/pose_landmark_full.tflite "$CARRY/models/"
+  cp "$models"/pose_detection.tflite "$models"/pose_landmark_full.tflite \
+     "$models"/selfie_segmentation.tflite "$CARRY/models/"
   cp ../shared/data/video/*.mp4 "$CARRY/video/"
   pyver=${PREP_PYTHON_VERSION:-3.12}
   for pkg in rosbags apsw backports.zstd lz4 ruamel.yaml ruamel.yaml.clib tflite pycocotools platformdirs; do

@@ -1,4 +1,5 @@
-"""CUDA paths agree with the CPU ones: BlazePose (fp32, fp16), the lifter, the whole pipeline.
+"""CUDA paths agree with the CPU ones: BlazePose (fp32, fp16), the person segmentation of the
+body proposals, the lifter, the whole pipeline.
 
 Skips without a CUDA device (CI and the development machines here have none); run it on the
 robot or any GPU machine: `python -m pytest -q test/test_cuda.py`.
@@ -37,6 +38,19 @@ def test_blazepose_on_cuda_matches_cpu(photo, precision, tolerance_px):
     confident = cpu[0].keypoints_px[:, 2] > 0.9
     err = np.linalg.norm(gpu[0].keypoints_px[:, :2] - cpu[0].keypoints_px[:, :2], axis=1)
     assert confident.sum() >= 12 and err[confident].max() < tolerance_px, err
+
+
+@pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-3), ("fp16", 3e-2)])
+def test_segmentation_on_cuda_matches_cpu(photo, precision, tolerance):
+    import cv2
+
+    from pose_ros.models.segmentation import PersonSegmenter
+
+    crop = cv2.resize(photo, (256, 256), interpolation=cv2.INTER_AREA)[None]
+    cpu = PersonSegmenter(device="cpu", backend="torch").masks(crop)
+    gpu = PersonSegmenter(device="cuda", precision=precision, backend="torch").masks(crop)
+    assert (cpu > 0.5).mean() > 0.1          # the astronaut is there
+    assert np.abs(gpu - cpu).max() < tolerance
 
 
 def test_lifter_step_on_cuda_matches_cpu():
