@@ -186,25 +186,23 @@ def _to_internal(value: np.ndarray, other_rank: int) -> np.ndarray:
 
 
 class Add(nn.Module):
+    """ADD of an activation and another activation or a constant (Mul: the same for MUL)."""
+
+    op = staticmethod(torch.add)
+
     def __init__(self, act: nn.Module, const: np.ndarray | None = None) -> None:
         super().__init__()
         self.act = act
         self.const = _param(const) if const is not None else None
 
     def forward(self, a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
-        return self.act(a + (b if self.const is None else self.const))
+        return self.act(self.op(a, b if self.const is None else self.const))
 
 
-class Mul(nn.Module):
+class Mul(Add):
     """MUL, e.g. a squeeze-excitation gate (N, C, 1, 1) times its features (N, C, H, W)."""
 
-    def __init__(self, act: nn.Module, const: np.ndarray | None = None) -> None:
-        super().__init__()
-        self.act = act
-        self.const = _param(const) if const is not None else None
-
-    def forward(self, a: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
-        return self.act(a * (b if self.const is None else self.const))
+    op = staticmethod(torch.mul)
 
 
 def _binary(ctx: OpContext, module: type, act: nn.Module) -> tuple[nn.Module, list[int]]:
