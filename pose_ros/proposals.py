@@ -2,8 +2,8 @@
 
 BlazePose's detector finds a face and extrapolates the body, so a person whose face it does not
 see (turned away, blurred, small) can stay unfound while plainly visible: on the basketball clip
-in ../shared/data/video the player in blue goes without a pose from frame 140 to 240 although
-his best detector candidate in every tile scores under 0.5. MediaPipe's selfie segmentation
+in ../shared/data/video the player in blue goes without a pose from frame 140 to 240, his best
+detector candidate in any tile scoring 0.5 at most until frame 250. MediaPipe's selfie segmentation
 (models/segmentation.py) marks person pixels whatever the pose, so each tile the detector
 searches is also segmented (unless a known person's region of interest holds its centre, as
 the round robin skips covered tiles): a connected person region at least MIN_HEIGHT of the
@@ -11,8 +11,9 @@ tile's side whose centre no known person's region of interest holds becomes an u
 ROI (side ROI_SCALE x the region's longer side, centred on it). The landmark model's presence
 and the pipeline's duplicate rules then decide whether it is a new person.
 
-Measured (README, "People the detector misses: body proposals"): the basketball player is
-found again; no change on the annotated images; 5-7 ms per segmented tile on the CPU here.
+Measured (README, "People the detector misses, body proposals"): the basketball player is
+found from frame 220; no change on the annotated images; 5-7 ms per segmented tile on the CPU
+here.
 """
 
 from __future__ import annotations
