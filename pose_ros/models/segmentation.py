@@ -67,30 +67,15 @@ class PersonSegmenter:
                                     output_shapes=graph.output_shapes)
 
     @torch.no_grad()
-    def masks(self, crops: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
-        """(N, 256, 256) person probabilities in [0, 1], one pass for the batch.
-
-        crops: a torch tensor (N, 3, 256, 256), RGB in [0, 1] (float, any device), or a numpy
-            array (N, 256, 256, 3) uint8 RGB. The result is of the same kind: a float32 torch
-            tensor on this segmenter's device, or a float32 numpy array.
-        """
-        as_numpy = isinstance(crops, np.ndarray)
-        if as_numpy:
-            if crops.dtype != np.uint8 or crops.ndim != 4 or \
-                    crops.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3):
-                raise ValueError(f"numpy crops must be (N, {INPUT_SIZE}, {INPUT_SIZE}, 3) uint8 "
-                                 f"RGB, got {crops.shape} {crops.dtype}")
-            x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
-            x = x.to(self.net.input_dtype) * (1.0 / 255.0)
-        else:
-            if crops.ndim != 4 or tuple(crops.shape[1:]) != (3, INPUT_SIZE, INPUT_SIZE) or \
-                    not crops.is_floating_point():
-                raise ValueError(f"tensor crops must be (N, 3, {INPUT_SIZE}, {INPUT_SIZE}) float "
-                                 f"RGB in [0, 1], got {tuple(crops.shape)} {crops.dtype}")
-            x = crops.to(self.device, self.net.input_dtype).permute(0, 2, 3, 1)  # NHWC view
-        if len(x) == 0:
-            probs = torch.zeros(0, INPUT_SIZE, INPUT_SIZE, device=self.device)
-        else:
-            (out,) = self.net(x)
-            probs = out[..., 0].float()
-        return probs.cpu().numpy() if as_numpy else probs
+    def masks(self, crops: np.ndarray) -> np.ndarray:
+        """(N, 256, 256) float32 person probabilities in [0, 1], one pass for the batch of
+        (N, 256, 256, 3) uint8 RGB crops."""
+        if crops.dtype != np.uint8 or crops.ndim != 4 or \
+                crops.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3):
+            raise ValueError(f"crops must be (N, {INPUT_SIZE}, {INPUT_SIZE}, 3) uint8 RGB, got "
+                             f"{crops.shape} {crops.dtype}")
+        if len(crops) == 0:
+            return np.zeros((0, INPUT_SIZE, INPUT_SIZE), np.float32)
+        x = torch.from_numpy(np.ascontiguousarray(crops)).to(self.device)
+        (out,) = self.net(x.to(self.net.input_dtype) * (1.0 / 255.0))
+        return out[..., 0].float().cpu().numpy()
