@@ -12,9 +12,8 @@ Cues (side "left"/"right" where it applies, the person's own sides):
   still or waving too.
 - pointing: arm straight (elbow opened past `point_max_elbow_cos`), lifted between
   `point_min_elevation_deg` and `point_max_elevation_deg` from hanging, held still, the other
-  hand still; the ray runs
-  from the head through the index fingertip (3D), with its hit on the floor when the camera's
-  pose over the floor is known.
+  hand still; the ray runs from the head through the index fingertip (3D), with its hit on the
+  floor when the camera's pose over the floor is known.
 - open_palm ("stop"): hand model: four fingers and thumb straight, palm to the camera,
   fingers up. thumbs_up: hand model: thumb straight and up, the four fingers curled.
 - facing: chest within `facing_max_deg` of the camera and a frontal face.
